@@ -1,0 +1,35 @@
+import { loadOrCreateSigningKey } from '@mc/shared/receipt-signing';
+import type { Config } from '@mc/shared/config';
+import { createLogger } from '@mc/shared/logger';
+import { createDatabase } from './db/client.ts';
+import type { Deps } from './deps.ts';
+import { createRedisConnection } from './queue/redis-connection.ts';
+import { TaskQueues } from './queue/task-queues.ts';
+import { createObjectStore } from './storage/object-store-factory.ts';
+
+/** Builds a process's dependencies from its validated config; `close()` releases them in reverse order. */
+export async function createDeps(config: Config, name: 'server' | 'worker' | 'test'): Promise<Deps & { close(): Promise<void> }> {
+  const logger = createLogger({ level: config.LOG_LEVEL, name: `mc-${name}` });
+  const database = createDatabase(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE });
+  const redis = createRedisConnection(config.REDIS_URL, 'producer');
+  // A producer connection rejects commands while disconnected; swallowing its 'error' events keeps
+  // an outage from crashing the process (each command still fails and is mapped to 503).
+  redis.on('error', (err) => logger.debug({ err }, 'redis producer connection error'));
+  const queues = new TaskQueues(redis, config.MC_QUEUE_PREFIX, config.MC_RETRY_BACKOFF_MS);
+  const objectStore = createObjectStore(config);
+  const signingKey = await loadOrCreateSigningKey(config.MC_SIGNING_KEY_PATH);
+  return {
+    config,
+    db: database.db,
+    redis,
+    queues,
+    objectStore,
+    signingKey,
+    logger,
+    async close() {
+      await queues.close();
+      redis.disconnect();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '@mc/shared/config';
+import type { SigningKey } from '@mc/shared/receipt-signing';
+import type { Database } from './db/client.ts';
+import type { TaskQueues } from './queue/task-queues.ts';
+import type { ObjectStore } from './storage/object-store.ts';
+
+/** What services need, built once per process (server or worker) and passed down. */
+export interface Deps {
+  config: Config;
+  db: Database;
+  /** Producer connection: fails fast so requests never hang on a Redis outage. */
+  redis: Redis;
+  queues: TaskQueues;
+  objectStore: ObjectStore;
+  signingKey: SigningKey;
+  logger: Logger;
+}

@@ -1,0 +1,166 @@
+import { canonicalJson, digestOf, sha256Hex } from '@mc/shared/canonical-json';
+import type { Manifest, Task } from '@mc/shared/manifest';
+import { expandTemplates, referencedTasks, TemplateError } from '@mc/shared/templates';
+import { isKnownPackage, taskPackages } from '@mc/shared/task-packages';
+import { redact } from '@mc/shared/redaction';
+import type { Deps } from '../deps.ts';
+import { findWorkflow } from '../workflows/repository.ts';
+import * as repo from './repository.ts';
+import { buildPlan, cachedPlan, descendantsOf, rememberPlan, type WorkflowPlan } from './workflow-plan.ts';
+
+/**
+ * The execution state machine, step by step. Postgres holds the truth; every transition of an
+ * execution's steps runs under a row lock on the execution, so concurrent completions of
+ * sibling tasks cannot both miss (or both release) their common dependent.
+ */
+
+export interface StepContext {
+  execution: repo.ExecutionRow;
+  step: repo.StepRow;
+  plan: WorkflowPlan;
+  task: Task;
+  /** The task's `with` after template expansion, validated by its package. */
+  input: Record<string, unknown>;
+  /** sha256(scope, manifest digest, task id, input): spec §11, scoped by the execution's idempotency token. */
+  idempotencyKey: string;
+  storedResult: { output: unknown; outputDigest: string } | null;
+}
+
+export class PermanentStepError extends Error {}
+
+export async function loadPlan(deps: Pick<Deps, 'db'>, workflowId: string): Promise<WorkflowPlan> {
+  const cached = cachedPlan(workflowId);
+  if (cached) return cached;
+  const wf = await findWorkflow(deps.db, workflowId);
+  if (!wf) throw new Error(`workflow ${workflowId} not found`);
+  return rememberPlan(workflowId, buildPlan(wf.manifest as Manifest, wf.manifestDigest));
+}
+
+export function idempotencyScope(execution: Pick<repo.ExecutionRow, 'id' | 'idempotencyKey'>): string {
+  return execution.idempotencyKey ?? execution.id;
+}
+
+export function taskIdempotencyKey(scope: string, manifestDigest: string, taskId: string, input: unknown): string {
+  return sha256Hex(canonicalJson({ scope, manifestDigest, taskId, input }));
+}
+
+/** Claims the step for this delivery and gathers what running it needs; null for a delivery to ignore. */
+export async function beginStep(deps: Pick<Deps, 'db'>, executionId: string, taskId: string): Promise<StepContext | null> {
+  const step = await repo.claimStep(deps.db, executionId, taskId);
+  if (!step) return null;
+  await repo.markExecutionStarted(deps.db, executionId);
+  const execution = (await repo.findExecution(deps.db, executionId))!;
+  const plan = await loadPlan(deps, execution.workflowId);
+  const task = plan.tasks.get(taskId);
+  if (!task) throw new PermanentStepError(`task ${taskId} is not in the workflow's manifest`);
+  const upstream = referencedTasks(task.with);
+  const outputs = await repo.findOutputs(deps.db, executionId, upstream);
+  let input: Record<string, unknown>;
+  try {
+    input = expandTemplates(task.with, {
+      inputs: execution.inputs as Record<string, unknown>,
+      tasks: Object.fromEntries([...outputs].map(([id, output]) => [id, { output }])),
+    }) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof TemplateError) throw new PermanentStepError(`with: ${e.message}`);
+    throw e;
+  }
+  if (!isKnownPackage(task.uses)) throw new PermanentStepError(`unknown package ${task.uses}`);
+  const parsed = taskPackages[task.uses].with.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new PermanentStepError(`with.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  const idempotencyKey = taskIdempotencyKey(idempotencyScope(execution), plan.manifestDigest, taskId, parsed.data);
+  const stored = await repo.findTaskResult(deps.db, idempotencyKey);
+  return {
+    execution,
+    step,
+    plan,
+    task,
+    input: parsed.data,
+    idempotencyKey,
+    storedResult: stored ? { output: stored.output, outputDigest: stored.outputDigest } : null,
+  };
+}
+
+export interface Transition {
+  ready: { executionId: string; taskId: string; runnerClass: string; retries: number }[];
+  finished: repo.ExecutionRow | null;
+}
+
+/** Stores the result (once per idempotency key), marks the step succeeded and releases its dependents. */
+export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, output: unknown, opts: { fromStore: boolean }): Promise<Transition> {
+  const result = ctx.storedResult ?? (await repo.insertTaskResult(deps.db, {
+    idempotencyKey: ctx.idempotencyKey,
+    executionId: ctx.execution.id,
+    taskId: ctx.task.id,
+    output: output ?? null,
+    outputDigest: digestOf(output ?? null),
+  }));
+  const pkg = isKnownPackage(ctx.task.uses) ? taskPackages[ctx.task.uses] : null;
+  return deps.db.transaction(async (tx) => {
+    const locked = await repo.lockExecution(tx, ctx.execution.id);
+    if (!locked || !['pending', 'running'].includes(locked.status)) return { ready: [], finished: null };
+    const moved = await repo.updateStep(tx, ctx.execution.id, ctx.task.id, 'running', {
+      status: 'succeeded',
+      idempotencyKey: ctx.idempotencyKey,
+      outputDigest: result.outputDigest,
+      error: null,
+      costUsd: opts.fromStore || !pkg ? '0' : pkg.costUsd,
+      finishedAt: new Date(),
+      durationMs: ctx.step.startedAt ? Date.now() - ctx.step.startedAt.getTime() : null,
+    });
+    if (!moved) return { ready: [], finished: null };
+    const released = await repo.releaseDependents(tx, ctx.execution.id, ctx.plan.dependents.get(ctx.task.id) ?? []);
+    const open = await repo.decrementOpenSteps(tx, ctx.execution.id, 1);
+    const finished = open === 0 ? await repo.finishExecution(tx, ctx.execution.id) : null;
+    return {
+      ready: released.map((r) => ({ executionId: ctx.execution.id, taskId: r.taskId, runnerClass: r.runnerClass, retries: ctx.plan.tasks.get(r.taskId)?.retries ?? 0 })),
+      finished,
+    };
+  });
+}
+
+/** A failed attempt that will be retried: the step goes back to `queued` with the error on record. */
+export async function recordRetryableFailure(deps: Pick<Deps, 'db'>, ctx: StepContext, message: string): Promise<void> {
+  await repo.updateStep(deps.db, ctx.execution.id, ctx.task.id, 'running', { status: 'queued', error: message });
+}
+
+/** The last attempt failed: the step fails, everything downstream is skipped, the execution may finish. */
+export async function failStep(deps: Pick<Deps, 'db'>, executionId: string, taskId: string, message: string): Promise<Transition> {
+  const execution = await repo.findExecution(deps.db, executionId);
+  if (!execution) return { ready: [], finished: null };
+  const plan = await loadPlan(deps, execution.workflowId);
+  return deps.db.transaction(async (tx) => {
+    const locked = await repo.lockExecution(tx, executionId);
+    if (!locked || !['pending', 'running'].includes(locked.status)) return { ready: [], finished: null };
+    const moved = await repo.updateStep(tx, executionId, taskId, 'running', { status: 'failed', error: message, finishedAt: new Date() });
+    if (!moved) return { ready: [], finished: null };
+    const skipped = await repo.skipSteps(tx, executionId, descendantsOf(plan, taskId), `upstream task ${taskId} failed`);
+    const open = await repo.decrementOpenSteps(tx, executionId, 1 + skipped);
+    return { ready: [], finished: open === 0 ? await repo.finishExecution(tx, executionId) : null };
+  });
+}
+
+/** Enqueues what a transition made ready, and the receipt when the execution finished. */
+export async function applyTransition(deps: Pick<Deps, 'queues'>, t: Transition, traceparent?: string): Promise<void> {
+  if (t.ready.length > 0) await deps.queues.enqueueTasks(t.ready, traceparent);
+  if (t.finished) await deps.queues.enqueueReceipt(t.finished.id);
+}
+
+export async function appendStepLog(
+  deps: Pick<Deps, 'db'>,
+  entry: { executionId: string; taskId: string; attempt: number; level: 'info' | 'warn' | 'error'; message: string; data?: unknown },
+): Promise<void> {
+  await repo.appendLogs(deps.db, [
+    {
+      executionId: entry.executionId,
+      taskId: entry.taskId,
+      attempt: entry.attempt,
+      level: entry.level,
+      message: String(redact(entry.message)),
+      data: entry.data === undefined ? null : redact(entry.data),
+    },
+  ]);
+}

@@ -1,0 +1,1 @@
+export const mcVersion = '0.1.0';

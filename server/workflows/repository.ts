@@ -1,0 +1,48 @@
+import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import type { Queryable } from '../db/client.ts';
+import { workflows } from '../db/schema.ts';
+import type { CursorPosition } from '../http/cursor.ts';
+
+export type WorkflowRow = typeof workflows.$inferSelect;
+export type NewWorkflowRow = typeof workflows.$inferInsert;
+
+export async function insertWorkflow(db: Queryable, row: NewWorkflowRow): Promise<WorkflowRow | null> {
+  const [inserted] = await db.insert(workflows).values(row).onConflictDoNothing({ target: [workflows.name, workflows.version] }).returning();
+  return inserted ?? null;
+}
+
+export async function findWorkflow(db: Queryable, id: string, opts: { forUpdate?: boolean } = {}): Promise<WorkflowRow | null> {
+  const q = db.select().from(workflows).where(eq(workflows.id, id));
+  const [row] = opts.forUpdate ? await q.for('update') : await q;
+  return row ?? null;
+}
+
+export async function findWorkflowByNameVersion(db: Queryable, name: string, version: string): Promise<WorkflowRow | null> {
+  const [row] = await db.select().from(workflows).where(and(eq(workflows.name, name), eq(workflows.version, version)));
+  return row ?? null;
+}
+
+export async function updateWorkflow(db: Queryable, id: string, values: Partial<NewWorkflowRow>): Promise<WorkflowRow> {
+  const [row] = await db.update(workflows).set(values).where(eq(workflows.id, id)).returning();
+  if (!row) throw new Error(`workflow ${id} vanished during update`);
+  return row;
+}
+
+export async function listWorkflows(
+  db: Queryable,
+  opts: { limit: number; after: CursorPosition | null; name?: string | undefined; status?: 'draft' | 'published' | undefined },
+): Promise<WorkflowRow[]> {
+  const conditions = [
+    opts.name ? eq(workflows.name, opts.name) : undefined,
+    opts.status ? eq(workflows.status, opts.status) : undefined,
+    opts.after
+      ? or(lt(workflows.createdAt, opts.after.createdAt), and(eq(workflows.createdAt, opts.after.createdAt), lt(workflows.id, opts.after.id)))
+      : undefined,
+  ].filter((c) => c !== undefined);
+  return db
+    .select()
+    .from(workflows)
+    .where(conditions.length > 0 ? and(...conditions) : sql`true`)
+    .orderBy(desc(workflows.createdAt), desc(workflows.id))
+    .limit(opts.limit + 1);
+}

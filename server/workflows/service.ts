@@ -1,0 +1,131 @@
+import type { Actor } from '@mc/shared/actor';
+import { AppError, validationError } from '@mc/shared/errors';
+import { manifestDigest, manifestSchema, type Manifest } from '@mc/shared/manifest';
+import { idSchema, workflowListInputSchema } from '@mc/shared/api';
+import type { z } from 'zod';
+import { appendAuditEvents } from '../audit/audit-writer.ts';
+import type { Deps } from '../deps.ts';
+import { decodeCursor, toPage, type Page } from '../http/cursor.ts';
+import * as repo from './repository.ts';
+
+export interface WorkflowView {
+  id: string;
+  name: string;
+  version: string;
+  status: 'draft' | 'published';
+  region: string;
+  manifestDigest: string;
+  manifest: Manifest;
+  createdBy: string;
+  createdAt: Date;
+  publishedAt: Date | null;
+  publishedBy: string | null;
+}
+
+export type WorkflowSummary = Omit<WorkflowView, 'manifest'> & { taskCount: number };
+
+function view(row: repo.WorkflowRow): WorkflowView {
+  return {
+    id: row.id,
+    name: row.name,
+    version: row.version,
+    status: row.status,
+    region: row.region,
+    manifestDigest: row.manifestDigest,
+    manifest: row.manifest as Manifest,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    publishedAt: row.publishedAt,
+    publishedBy: row.publishedBy,
+  };
+}
+
+function summary(row: repo.WorkflowRow): WorkflowSummary {
+  const { manifest, ...rest } = view(row);
+  return { ...rest, taskCount: manifest.tasks.length };
+}
+
+export function parseManifest(deps: Pick<Deps, 'config'>, raw: unknown): Manifest {
+  const schema = manifestSchema({
+    maxBytes: deps.config.MC_MAX_MANIFEST_BYTES,
+    maxTasks: deps.config.MC_MAX_TASKS,
+    defaultRegion: deps.config.MC_DEFAULT_REGION,
+  });
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw validationError(parsed.error, 'manifest');
+  return parsed.data;
+}
+
+export function parseId(raw: unknown, what: string): string {
+  const parsed = idSchema.safeParse(raw);
+  if (!parsed.success) throw new AppError('VALIDATION', `${what} must be a UUID`, { issues: [{ path: 'id', message: 'must be a UUID' }] });
+  return parsed.data;
+}
+
+/** Creates a draft. (name, version) is unique: a second create of the same pair is a conflict, never an overwrite. */
+export async function createWorkflow(deps: Deps, raw: unknown, actor: Actor): Promise<WorkflowView> {
+  const manifest = parseManifest(deps, raw);
+  const row = await repo.insertWorkflow(deps.db, {
+    name: manifest.name,
+    version: manifest.version,
+    manifest,
+    manifestDigest: manifestDigest(manifest),
+    region: manifest.region,
+    createdBy: actor.sub,
+  });
+  if (!row) {
+    const existing = await repo.findWorkflowByNameVersion(deps.db, manifest.name, manifest.version);
+    throw new AppError('CONFLICT', `workflow ${manifest.name}@${manifest.version} already exists; versions are immutable, create a new version`, {
+      details: existing ? { existingId: existing.id, status: existing.status } : {},
+    });
+  }
+  return view(row);
+}
+
+/** Replaces a draft's manifest. Published versions are immutable. */
+export async function updateDraft(deps: Deps, id: string, raw: unknown): Promise<WorkflowView> {
+  const manifest = parseManifest(deps, raw);
+  return deps.db.transaction(async (tx) => {
+    const row = await repo.findWorkflow(tx, id, { forUpdate: true });
+    if (!row) throw new AppError('NOT_FOUND', `workflow ${id} not found`);
+    if (row.status === 'published') {
+      throw new AppError('CONFLICT', `workflow ${row.name}@${row.version} is published and cannot change; create a new version`);
+    }
+    if (manifest.name !== row.name || manifest.version !== row.version) {
+      throw new AppError('VALIDATION', `a draft keeps its name and version (${row.name}@${row.version})`, {
+        issues: [{ path: manifest.name !== row.name ? 'name' : 'version', message: 'cannot change on update' }],
+      });
+    }
+    return view(await repo.updateWorkflow(tx, id, { manifest, manifestDigest: manifestDigest(manifest), region: manifest.region }));
+  });
+}
+
+/** Publishes a draft (idempotent: publishing a published workflow returns it unchanged). */
+export async function publishWorkflow(deps: Deps, id: string, actor: Actor): Promise<WorkflowView> {
+  return deps.db.transaction(async (tx) => {
+    const row = await repo.findWorkflow(tx, id, { forUpdate: true });
+    if (!row) throw new AppError('NOT_FOUND', `workflow ${id} not found`);
+    if (row.status === 'published') return view(row);
+    const published = await repo.updateWorkflow(tx, id, { status: 'published', publishedAt: new Date(), publishedBy: actor.sub });
+    await appendAuditEvents(tx, [
+      {
+        type: 'mc.workflow.published',
+        actor: { sub: actor.sub, ...(actor.ip ? { ip: actor.ip } : {}) },
+        subject: { workflowId: id },
+        data: { name: row.name, version: row.version, manifestDigest: row.manifestDigest, region: row.region },
+      },
+    ]);
+    return view(published);
+  });
+}
+
+export async function getWorkflow(deps: Deps, id: string): Promise<WorkflowView> {
+  const row = await repo.findWorkflow(deps.db, id);
+  if (!row) throw new AppError('NOT_FOUND', `workflow ${id} not found`);
+  return view(row);
+}
+
+export async function listWorkflows(deps: Deps, input: z.output<typeof workflowListInputSchema>): Promise<Page<WorkflowSummary>> {
+  const rows = await repo.listWorkflows(deps.db, { limit: input.limit, after: decodeCursor(input.cursor), name: input.name, status: input.status });
+  return toPage(rows, input.limit, summary);
+}

@@ -1,0 +1,97 @@
+import { bundleToJSON, type SerializedBundle } from '@sigstore/bundle';
+import { DSSEBundleBuilder, type Signer } from '@sigstore/sign';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { canonicalJson, sha256Hex } from './canonical-json.ts';
+import { AppError } from './errors.ts';
+import type { ReceiptStatement } from './receipt-statement.ts';
+
+/** DSSE payload type for in-toto statements, as cosign and the in-toto spec use it. */
+export const RECEIPT_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+
+export interface SigningKey {
+  /** Hex sha256 of the SPKI DER public key: stable across PEM formatting, and the bundle's key hint. */
+  keyId: string;
+  publicKeyPem: string;
+  privateKey: KeyObject;
+}
+
+export interface SignedReceipt {
+  /** Sigstore bundle v0.3 (JSON form) holding the DSSE envelope. */
+  bundle: SerializedBundle;
+  /** Canonical JSON of the statement: exactly the bytes that were signed. */
+  payload: string;
+  /** `sha256:<hex>` of the payload bytes. */
+  digest: string;
+  /** Base64 DSSE signature (DER ECDSA over the pre-authentication encoding). */
+  signature: string;
+}
+
+/** A fresh ECDSA P-256 private key as PKCS8 PEM. P-256, not Ed25519: sigstore verifies it in every bundle form. */
+export function generateSigningKeyPem(): string {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+export function signingKeyFromPem(pem: string): SigningKey {
+  const privateKey = createPrivateKey(pem);
+  if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new AppError('INTERNAL', 'the receipt signing key must be an ECDSA P-256 private key');
+  }
+  const publicKey = createPublicKey(privateKey);
+  return {
+    keyId: sha256Hex(publicKey.export({ type: 'spki', format: 'der' })),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    privateKey,
+  };
+}
+
+function isNodeError(e: unknown, code: string): boolean {
+  return e instanceof Error && 'code' in e && e.code === code;
+}
+
+/**
+ * Reads the key at `path`, creating it (mode 0600, parent directory 0700) when missing. The
+ * create is exclusive ('wx'), so two processes starting at once end up sharing one key instead
+ * of the loser overwriting the winner's.
+ */
+export async function loadOrCreateSigningKey(path: string): Promise<SigningKey> {
+  try {
+    return signingKeyFromPem(await readFile(path, 'utf8'));
+  } catch (e) {
+    if (!isNodeError(e, 'ENOENT')) throw e;
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(path, generateSigningKeyPem(), { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if (!isNodeError(e, 'EEXIST')) throw e;
+  }
+  return signingKeyFromPem(await readFile(path, 'utf8'));
+}
+
+// A key-held signer: no Fulcio certificate and (witnesses: []) no Rekor or TSA, so signing is
+// offline; the verifier finds the public key by the hint.
+function keySigner(key: SigningKey): Signer {
+  return {
+    sign: async (data) => ({
+      signature: sign('sha256', data, key.privateKey),
+      key: { $case: 'publicKey', publicKey: key.publicKeyPem, hint: key.keyId },
+    }),
+  };
+}
+
+export async function signStatement(statement: ReceiptStatement, key: SigningKey): Promise<SignedReceipt> {
+  const payload = canonicalJson(statement);
+  const builder = new DSSEBundleBuilder({ signer: keySigner(key), witnesses: [] });
+  const bundle = await builder.create({ data: Buffer.from(payload, 'utf8'), type: RECEIPT_PAYLOAD_TYPE });
+  const sig = bundle.content.dsseEnvelope.signatures[0]?.sig;
+  if (!sig) throw new AppError('INTERNAL', 'the DSSE envelope came back without a signature');
+  return {
+    bundle: bundleToJSON(bundle),
+    payload,
+    digest: `sha256:${sha256Hex(payload)}`,
+    signature: sig.toString('base64'),
+  };
+}
