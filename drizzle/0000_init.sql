@@ -8,6 +8,8 @@ CREATE TABLE "audit_events" (
 	"data" jsonb NOT NULL,
 	"workflow_id" uuid,
 	"execution_id" uuid,
+	"prev_hash" text NOT NULL,
+	"hash" text NOT NULL,
 	CONSTRAINT "audit_events_id_unique" UNIQUE("id")
 );
 --> statement-breakpoint
@@ -63,6 +65,23 @@ CREATE TABLE "executions" (
 	CONSTRAINT "executions_status_check" CHECK ("executions"."status" in ('pending','running','succeeded','failed','rolled_back'))
 );
 --> statement-breakpoint
+CREATE TABLE "policy_decisions" (
+	"decision_id" uuid PRIMARY KEY NOT NULL,
+	"pack" text NOT NULL,
+	"allow" boolean NOT NULL,
+	"reasons" jsonb NOT NULL,
+	"bundle_digest" text NOT NULL,
+	"backend" text NOT NULL,
+	"latency_ms" numeric(10, 3) NOT NULL,
+	"phase" text NOT NULL,
+	"action" text NOT NULL,
+	"actor_sub" text NOT NULL,
+	"workflow_id" uuid,
+	"execution_id" uuid,
+	"input_digest" text NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "receipts" (
 	"execution_id" uuid PRIMARY KEY NOT NULL,
 	"receipt_json" jsonb NOT NULL,
@@ -113,6 +132,9 @@ CREATE INDEX "executions_status_idx" ON "executions" USING btree ("status");--> 
 CREATE INDEX "executions_workflow_idx" ON "executions" USING btree ("workflow_id","created_at");--> statement-breakpoint
 CREATE INDEX "executions_created_at_idx" ON "executions" USING btree ("created_at","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "executions_idempotency_key_key" ON "executions" USING btree ("idempotency_key");--> statement-breakpoint
+CREATE INDEX "policy_decisions_execution_idx" ON "policy_decisions" USING btree ("execution_id");--> statement-breakpoint
+CREATE INDEX "policy_decisions_workflow_idx" ON "policy_decisions" USING btree ("workflow_id","created_at");--> statement-breakpoint
+CREATE INDEX "policy_decisions_denies_idx" ON "policy_decisions" USING btree ("allow","created_at");--> statement-breakpoint
 CREATE INDEX "receipts_verified_idx" ON "receipts" USING btree ("verified");--> statement-breakpoint
 CREATE UNIQUE INDEX "workflows_name_version_key" ON "workflows" USING btree ("name","version");--> statement-breakpoint
 CREATE INDEX "workflows_created_at_idx" ON "workflows" USING btree ("created_at","id");

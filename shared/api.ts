@@ -43,3 +43,12 @@ export const receiptWaitInputSchema = z.strictObject({
 });
 
 export const verifyReceiptInputSchema = z.strictObject({ executionId: idSchema });
+
+export const auditListInputSchema = z.strictObject({
+  limit: z.number().int().min(1).max(500).default(100),
+  /** Events after this sequence number (exclusive), oldest first; use the previous page's `nextAfter`. */
+  after: z.number().int().min(0).default(0),
+  type: z.string().max(100).optional(),
+  workflowId: idSchema.optional(),
+  executionId: idSchema.optional(),
+});

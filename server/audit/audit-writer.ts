@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { desc, sql } from 'drizzle-orm';
 import { auditEventSchema, type AuditEvent, type AuditEventType } from '@mc/shared/audit-event';
 import type { Queryable } from '../db/client.ts';
 import { auditEvents } from '../db/schema.ts';
+import { chainHash, genesisHash } from './audit-chain.ts';
+
+// Serialises appends across processes until the transaction commits, so the chain has one order.
+const chainLockKey = 727373;
 
 export interface AuditEventDraft {
   type: AuditEventType;
@@ -12,14 +17,25 @@ export interface AuditEventDraft {
 
 /**
  * Appends audit events on the caller's transaction, so an event exists exactly when the change
- * it records does. Each event is validated against the spec's schema before it is written.
+ * it records does. Each event is validated against the spec's schema before it is written, and
+ * linked into the hash chain. Call it last in a transaction: the chain lock is held until commit.
  */
 export async function appendAuditEvents(tx: Queryable, drafts: readonly AuditEventDraft[]): Promise<AuditEvent[]> {
   if (drafts.length === 0) return [];
   const now = new Date().toISOString();
   const events = drafts.map((d) => auditEventSchema.parse({ id: randomUUID(), ts: now, ...d }));
+  await tx.execute(sql`select pg_advisory_xact_lock(${chainLockKey})`);
+  const [last] = await tx.select({ hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
+  let prev = last?.hash ?? genesisHash;
+  const chained = events.map((e) => {
+    const hash = chainHash(prev, e);
+    const link = { prevHash: prev, hash };
+    prev = hash;
+    return link;
+  });
   await tx.insert(auditEvents).values(
-    events.map((e) => ({
+    events.map((e, i) => ({
+      ...chained[i]!,
       id: e.id,
       ts: new Date(e.ts),
       type: e.type,

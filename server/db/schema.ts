@@ -167,7 +167,9 @@ export const receipts = pgTable(
 
 /**
  * Append-only audit trail (spec §4 event shape). A trigger in the custom migration refuses
- * UPDATE and DELETE, so rows can only be added.
+ * UPDATE and DELETE, so rows can only be added; each row carries the hash of its predecessor
+ * (one global chain, see `server/audit/audit-chain.ts`), so an edit or deletion made around the
+ * trigger (by a superuser, on a restored backup) is detected by `mc audit verify`.
  */
 export const auditEvents = pgTable(
   'audit_events',
@@ -181,10 +183,39 @@ export const auditEvents = pgTable(
     data: jsonb('data').notNull(),
     workflowId: uuid('workflow_id'),
     executionId: uuid('execution_id'),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
   },
   (t) => [
     index('audit_events_type_idx').on(t.type, t.seq),
     index('audit_events_workflow_idx').on(t.workflowId, t.seq),
     index('audit_events_execution_idx').on(t.executionId, t.seq),
+  ],
+);
+
+/** Every policy decision, allow or deny, at publish, plan and execute; receipts reference them. */
+export const policyDecisions = pgTable(
+  'policy_decisions',
+  {
+    decisionId: uuid('decision_id').primaryKey(),
+    pack: text('pack').notNull(),
+    allow: boolean('allow').notNull(),
+    reasons: jsonb('reasons').$type<string[]>().notNull(),
+    bundleDigest: text('bundle_digest').notNull(),
+    backend: text('backend').notNull(),
+    latencyMs: numeric('latency_ms', { precision: 10, scale: 3, mode: 'number' }).notNull(),
+    phase: text('phase', { enum: ['publish', 'plan', 'execute'] }).notNull(),
+    action: text('action').notNull(),
+    actorSub: text('actor_sub').notNull(),
+    workflowId: uuid('workflow_id'),
+    /** Null for a denied start (no execution was created) and for publish and plan. */
+    executionId: uuid('execution_id'),
+    inputDigest: text('input_digest').notNull(),
+    ...timestamps,
+  },
+  (t) => [
+    index('policy_decisions_execution_idx').on(t.executionId),
+    index('policy_decisions_workflow_idx').on(t.workflowId, t.createdAt),
+    index('policy_decisions_denies_idx').on(t.allow, t.createdAt),
   ],
 );

@@ -1,9 +1,10 @@
 import { Elysia } from 'elysia';
-import { executionListInputSchema, workflowListInputSchema } from '@mc/shared/api';
+import { auditListInputSchema, executionListInputSchema, workflowListInputSchema } from '@mc/shared/api';
 import { AppError, validationError } from '@mc/shared/errors';
 import { traceContextFrom } from '@mc/shared/trace-context';
 import { resolveActor } from '../auth/actor.ts';
 import type { Deps } from '../deps.ts';
+import * as audit from '../audit/service.ts';
 import * as executions from '../executions/service.ts';
 import * as receipts from '../receipts/service.ts';
 import * as workflows from '../workflows/service.ts';
@@ -47,12 +48,14 @@ export function restRoutes(deps: Deps) {
       set.headers['content-type'] = 'application/x-ndjson';
       return lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length > 0 ? '\n' : '');
     })
-    .get('/keys', () => receipts.publicKeys(deps));
+    .get('/keys', () => receipts.publicKeys(deps))
+    .get('/audit/events', ({ query }) => audit.listAuditEvents(deps, parseQuery(auditListInputSchema, query)))
+    .post('/audit/verify', () => audit.verifyAudit(deps));
 }
 
 /** Query strings arrive as text: numbers are coerced before the shared schema validates them. */
 function parseQuery<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, query: Record<string, string | undefined>): T {
-  const coerced = Object.fromEntries(Object.entries(query).map(([k, v]) => [k, k === 'limit' && v !== undefined && /^\d+$/.test(v) ? Number(v) : v]));
+  const coerced = Object.fromEntries(Object.entries(query).map(([k, v]) => [k, (k === 'limit' || k === 'after') && v !== undefined && /^\d+$/.test(v) ? Number(v) : v]));
   const parsed = schema.safeParse(coerced);
   if (!parsed.success) throw validationError(parsed.error, 'query');
   return parsed.data;

@@ -1,3 +1,5 @@
+import { auditRouter } from '../audit/router.ts';
+import { authRouter } from '../auth/router.ts';
 import { executionsRouter } from '../executions/router.ts';
 import { receiptsRouter } from '../receipts/router.ts';
 import { workflowsRouter } from '../workflows/router.ts';
@@ -7,6 +9,8 @@ export const appRouter = router({
   workflows: workflowsRouter,
   executions: executionsRouter,
   receipts: receiptsRouter,
+  audit: auditRouter,
+  auth: authRouter,
 });
 
 /** The type the dashboard and CLI build their typed clients from. */
