@@ -141,7 +141,9 @@ export function findPii(value: unknown, basePath: ReadonlyArray<string | number>
   const seen = new Set<string>();
   const findings: PiiFinding[] = [];
   const visited = new WeakSet<object>();
-  const record = (kinds: PiiKind[], path: string) => {
+  const record = (kinds: PiiKind[], segments: readonly string[]) => {
+    if (kinds.length === 0) return;
+    const path = segments.join('.');
     for (const kind of kinds) {
       const id = `${kind}@${path}`;
       if (!seen.has(id)) {
@@ -150,26 +152,23 @@ export function findPii(value: unknown, basePath: ReadonlyArray<string | number>
       }
     }
   };
-  const stack: Array<{ value: unknown; path: string }> = [
-    { value, path: basePath.map(formatPathSegment).join('.') },
-  ];
-  const join = (path: string, seg: string | number) => (path === '' ? formatPathSegment(seg) : `${path}.${formatPathSegment(seg)}`);
+  const stack: Array<{ value: unknown; segments: readonly string[] }> = [{ value, segments: basePath.map(formatPathSegment) }];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const current = item.value;
+    const { value: current, segments } = item;
     if (typeof current === 'string') {
-      record(piiKindsIn(current), item.path);
+      record(piiKindsIn(current), segments);
       continue;
     }
     if (typeof current !== 'object' || current === null || visited.has(current) || isBinary(current) || current instanceof Date) continue;
     visited.add(current);
     if (Array.isArray(current)) {
-      current.forEach((child, i) => stack.push({ value: child, path: join(item.path, i) }));
+      current.forEach((child, i) => stack.push({ value: child, segments: [...segments, String(i)] }));
       continue;
     }
     for (const key of Object.keys(current)) {
-      const childPath = join(item.path, key);
-      record(piiKindsIn(key), childPath);
-      stack.push({ value: readProperty(current, key), path: childPath });
+      const childSegments = [...segments, formatPathSegment(key)];
+      record(piiKindsIn(key), childSegments);
+      stack.push({ value: readProperty(current, key), segments: childSegments });
     }
   }
   return findings;

@@ -16,14 +16,15 @@ export const DEFAULT_MAX_POLICY_INPUT_CHARS = 2 * 1024 * 1024;
  */
 export function admitPolicyInput<P extends PolicyPack>(pack: P, raw: unknown, maxChars = DEFAULT_MAX_POLICY_INPUT_CHARS): AdmittedInput<P> {
   let json: string | undefined;
+  let copy: unknown;
   try {
     json = JSON.stringify(raw);
+    if (typeof json !== 'string' || json.length > maxChars) return { ok: false };
+    copy = JSON.parse(json);
   } catch {
-    // Cycles, bigint, throwing getters, nesting deeper than the stack: not JSON data.
+    // Cycles, bigint, throwing getters and traps, nesting deeper than the stack: not JSON data.
     return { ok: false };
   }
-  if (typeof json !== 'string' || json.length > maxChars) return { ok: false };
-  const copy: unknown = JSON.parse(json);
   if (!packInputSchemas[pack].safeParse(copy).success) return { ok: false };
   return { ok: true, input: copy as PackInput<P>, json };
 }

@@ -12,7 +12,8 @@ import * as repo from './repository.ts';
 
 export const receiptObjectKey = (executionId: string) => `receipts/${executionId}.sigstore.json`;
 const runner = { id: `${hostname()}/${process.pid}`, version: mcVersion };
-const ensuredBuckets = new Set<string>();
+// Per store instance: a process (a test run) may hold several stores with the same bucket names.
+const ensuredBuckets = new WeakMap<object, Set<string>>();
 
 export type IssueOutcome = 'issued' | 'exists' | 'not-terminal' | 'not-found';
 
@@ -63,9 +64,11 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
 
   const bucket = receiptBucket(execution.region);
   const key = receiptObjectKey(executionId);
-  if (!ensuredBuckets.has(bucket)) {
+  const ensured = ensuredBuckets.get(deps.objectStore) ?? new Set<string>();
+  if (!ensured.has(bucket)) {
     await deps.objectStore.ensureBucket(bucket, { region: execution.region });
-    ensuredBuckets.add(bucket);
+    ensured.add(bucket);
+    ensuredBuckets.set(deps.objectStore, ensured);
   }
   const keys = [{ keyId: deps.signingKey.keyId, publicKeyPem: deps.signingKey.publicKeyPem }];
 

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,14 +10,7 @@ import type { ObjectStore } from '@mc/server/storage/object-store';
 import { receiptBucket } from '@mc/server/storage/object-store';
 import { createObjectStore } from '@mc/server/storage/object-store-factory';
 import { S3ObjectStore } from '@mc/server/storage/s3-object-store';
-
-// s3rver ships no type declarations; this is the slice of its API the suite uses.
-interface S3rverServer {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-type S3rverCtor = new (opts: { address: string; port: number; silent: boolean; directory: string }) => S3rverServer;
-const S3rver: S3rverCtor = createRequire(import.meta.url)('s3rver');
+import { startS3rver } from '../support/s3-server.ts';
 
 interface StoreUnderTest {
   store: ObjectStore;
@@ -28,19 +20,6 @@ interface StoreUnderTest {
 async function startFsStore(): Promise<StoreUnderTest> {
   const root = await mkdtemp(join(tmpdir(), 'mc-objects-'));
   return { store: new FsObjectStore(root), stop: () => rm(root, { recursive: true, force: true }) };
-}
-
-async function startS3rver(): Promise<{ endpoint: string; stop(): Promise<void> }> {
-  const directory = await mkdtemp(join(tmpdir(), 'mc-s3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
-  const { port } = await server.run();
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      await server.close();
-      await rm(directory, { recursive: true, force: true });
-    },
-  };
 }
 
 function s3Store(endpoint: string, extra: { pingTimeoutMs?: number; maxAttempts?: number } = {}): S3ObjectStore {

@@ -1,13 +1,16 @@
 /**
- * A loopback HTTP receiver that counts calls and effects. An effect is the first call with a given
- * `Idempotency-Key`; later calls with the same key are attempts, not effects — as a payment API
- * that honours idempotency keys would treat them.
+ * A loopback HTTP receiver that records every call. A receiver that honours `Idempotency-Key`
+ * (as payment APIs do) applies the effect on the first call with a key and treats later calls
+ * with it as retries: so "acted once" means one distinct key per task, however many calls.
  */
 export interface CountingSink {
   url: string;
   host: string;
   calls: { path: string; key: string | null; at: number }[];
+  /** Calls per idempotency key. */
   effects: Map<string, number>;
+  /** Distinct idempotency keys seen for a path. */
+  keysFor(path: string): Set<string>;
   /** Make the next calls slow (ms), to hold a task mid-flight. */
   delayMs: number;
   stop(): Promise<void>;
@@ -20,6 +23,9 @@ export function startCountingSink(): CountingSink {
     calls: [],
     effects: new Map(),
     delayMs: 0,
+    keysFor(path) {
+      return new Set(sink.calls.filter((c) => c.path === path && c.key).map((c) => c.key!));
+    },
     async stop() {
       await server.stop(true);
     },
