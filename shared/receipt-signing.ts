@@ -95,3 +95,22 @@ export async function signStatement(statement: ReceiptStatement, key: SigningKey
     signature: sig.toString('base64'),
   };
 }
+
+export interface SignedPayload {
+  /** Sigstore bundle v0.3 (JSON form) holding the DSSE envelope over `payload`. */
+  bundle: SerializedBundle;
+  /** `sha256:<hex>` of the payload bytes. */
+  digest: string;
+}
+
+/**
+ * Signs arbitrary bytes as a DSSE envelope of the given payload type, with the same key-held,
+ * offline signer receipts use. For documents that are not receipts (the disclosure pack's
+ * manifest, spec §14); verify with `verifyDssePayload` in receipt-verification.ts.
+ */
+export async function signPayload(payload: string | Uint8Array, payloadType: string, key: SigningKey): Promise<SignedPayload> {
+  const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
+  const builder = new DSSEBundleBuilder({ signer: keySigner(key), witnesses: [] });
+  const bundle = await builder.create({ data, type: payloadType });
+  return { bundle: bundleToJSON(bundle), digest: `sha256:${sha256Hex(data)}` };
+}

@@ -1,6 +1,6 @@
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { toSignedEntity, toTrustMaterial, Verifier, VerificationError, type SignedEntity } from '@sigstore/verify';
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
 import { RECEIPT_PAYLOAD_TYPE } from './receipt-signing.ts';
 import {
@@ -127,4 +127,61 @@ function verifyOrExplain(
     return fail(`execution id mismatch: expected ${expected.executionId}, got ${statement.predicate.execution.id}`);
   }
   return { ok: true, statement, digest };
+}
+
+export type DsseVerification = { ok: true; payload: Uint8Array; keyId: string } | { ok: false; reason: string };
+
+/**
+ * Verifies any single-signature DSSE bundle of `payloadType` offline against the given keys and
+ * returns the authenticated payload bytes (what `signPayload` in receipt-signing.ts signed).
+ * Never throws. Receipts go through `verifyReceiptBundle`, which also checks the statement.
+ */
+export function verifyDssePayload(bundleJson: unknown, keys: ReceiptPublicKey[], payloadType: string): DsseVerification {
+  try {
+    let bundle: Bundle;
+    let entity: SignedEntity;
+    try {
+      bundle = bundleFromJSON(bundleJson);
+      entity = toSignedEntity(bundle);
+    } catch (e) {
+      return { ok: false, reason: `malformed bundle: ${messageOf(e)}` };
+    }
+    if (bundle.content.$case !== 'dsseEnvelope') return { ok: false, reason: 'malformed bundle: not a DSSE envelope' };
+    const envelope = bundle.content.dsseEnvelope;
+    if (bundle.verificationMaterial.content.$case !== 'publicKey') return { ok: false, reason: 'malformed bundle: no public key hint' };
+    if (envelope.signatures.length !== 1) return { ok: false, reason: 'malformed bundle: expected exactly one signature' };
+    if (envelope.payloadType !== payloadType) return { ok: false, reason: `malformed bundle: payload type is not ${payloadType}` };
+    const hint = bundle.verificationMaterial.content.publicKey.hint;
+    const known = keys.find((k) => k.keyId === hint);
+    if (!known) return { ok: false, reason: `signed by key ${hint}, which is not among the trusted keys` };
+    let publicKey: ReturnType<typeof createPublicKey>;
+    try {
+      publicKey = createPublicKey(known.publicKeyPem);
+    } catch (e) {
+      return { ok: false, reason: `unusable public key ${hint}: ${messageOf(e)}` };
+    }
+    try {
+      const trust = toTrustMaterial(offlineRoot, () => ({ publicKey, validFor: () => true }));
+      new Verifier(trust, offlineThresholds).verify(entity);
+    } catch (e) {
+      const detail = e instanceof VerificationError && e.code !== 'SIGNATURE_ERROR' ? ` (${e.code}: ${e.message})` : '';
+      return { ok: false, reason: `signature does not verify${detail}` };
+    }
+    return { ok: true, payload: new Uint8Array(envelope.payload), keyId: hint };
+  } catch (e) {
+    return { ok: false, reason: `verification error: ${messageOf(e)}` };
+  }
+}
+
+/**
+ * A trusted key from a PEM file: an SPKI public key, or a private key whose public half is
+ * taken. The key id is computed the way the signer computes it (sha256 of the SPKI DER), so it
+ * matches the bundle's hint. Throws on text that is not a usable key.
+ */
+export function publicKeyFromPem(pem: string): ReceiptPublicKey {
+  const key = pem.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(pem)) : createPublicKey(pem);
+  return {
+    keyId: sha256Hex(key.export({ type: 'spki', format: 'der' })),
+    publicKeyPem: key.export({ type: 'spki', format: 'pem' }).toString(),
+  };
 }
