@@ -119,6 +119,15 @@ export function formatPathSegment(segment: string | number): string {
   return containsPii(segment) ? '[REDACTED]' : segment;
 }
 
+function ownKeys(target: object): string[] {
+  try {
+    return Object.keys(target);
+  } catch {
+    // A proxy whose ownKeys trap throws: nothing readable to scan.
+    return [];
+  }
+}
+
 function readProperty(target: object, key: string): unknown {
   try {
     return (target as Record<string, unknown>)[key];
@@ -132,6 +141,18 @@ function isBinary(value: object): boolean {
   return ArrayBuffer.isView(value) || value instanceof ArrayBuffer;
 }
 
+/** Paths share their prefixes (a linked list), so deep nesting costs no copying. */
+interface PathNode {
+  segment: string;
+  parent: PathNode | undefined;
+}
+
+function pathText(at: PathNode | undefined): string {
+  const segments: string[] = [];
+  for (let node = at; node !== undefined; node = node.parent) segments.push(node.segment);
+  return segments.reverse().join('.');
+}
+
 /**
  * Every (kind, path) of PII in string values and object keys at any depth. Iterative with a
  * visited set, so deep nesting cannot overflow the stack and cycles terminate. Numbers are not
@@ -141,9 +162,9 @@ export function findPii(value: unknown, basePath: ReadonlyArray<string | number>
   const seen = new Set<string>();
   const findings: PiiFinding[] = [];
   const visited = new WeakSet<object>();
-  const record = (kinds: PiiKind[], segments: readonly string[]) => {
+  const record = (kinds: PiiKind[], at: PathNode | undefined) => {
     if (kinds.length === 0) return;
-    const path = segments.join('.');
+    const path = pathText(at);
     for (const kind of kinds) {
       const id = `${kind}@${path}`;
       if (!seen.has(id)) {
@@ -152,23 +173,25 @@ export function findPii(value: unknown, basePath: ReadonlyArray<string | number>
       }
     }
   };
-  const stack: Array<{ value: unknown; segments: readonly string[] }> = [{ value, segments: basePath.map(formatPathSegment) }];
+  const base = basePath.reduce<PathNode | undefined>((parent, segment) => ({ segment: formatPathSegment(segment), parent }), undefined);
+  const stack: Array<{ value: unknown; at: PathNode | undefined }> = [{ value, at: base }];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { value: current, segments } = item;
+    const { value: current, at } = item;
     if (typeof current === 'string') {
-      record(piiKindsIn(current), segments);
+      record(piiKindsIn(current), at);
       continue;
     }
     if (typeof current !== 'object' || current === null || visited.has(current) || isBinary(current) || current instanceof Date) continue;
     visited.add(current);
     if (Array.isArray(current)) {
-      current.forEach((child, i) => stack.push({ value: child, segments: [...segments, String(i)] }));
+      current.forEach((child, i) => stack.push({ value: child, at: { segment: String(i), parent: at } }));
       continue;
     }
-    for (const key of Object.keys(current)) {
-      const childSegments = [...segments, formatPathSegment(key)];
-      record(piiKindsIn(key), childSegments);
-      stack.push({ value: readProperty(current, key), segments: childSegments });
+    for (const key of ownKeys(current)) {
+      const keyKinds = piiKindsIn(key);
+      const child: PathNode = { segment: keyKinds.length > 0 ? '[REDACTED]' : key, parent: at };
+      record(keyKinds, child);
+      stack.push({ value: readProperty(current, key), at: child });
     }
   }
   return findings;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'bun:test';
 import fc from 'fast-check';
 import { packInputSchemas, policyPacks, type PolicyDecision, type PolicyPack } from '@mc/shared/policy';
+import { evaluatePack } from '@mc/server/policy/embedded-engine';
+import type { PackInput } from '@mc/server/policy/packs/pack-input';
 import { createPdp } from '@mc/server/policy/pdp';
 
 /**
@@ -177,6 +179,11 @@ describe('pdp.decide on hostile shapes', () => {
 
   it('denies an unknown pack as invalid_input', async () => {
     expect(await pdp.decide('nope' as PolicyPack, valid)).toMatchObject({ allow: false, reasons: ['invalid_input'] });
+  });
+
+  it('turns an exception inside the embedded engine into a deny with pdp_error', () => {
+    // Input the PDP would never admit: the budget pack dereferences the missing `budget`.
+    expect(evaluatePack('budget', {} as PackInput<'budget'>)).toEqual({ allow: false, reasons: ['pdp_error'] });
   });
 
   it('denies with pdp_error when the bundle digest cannot be read', async () => {

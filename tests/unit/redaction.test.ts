@@ -80,7 +80,7 @@ describe('redact', () => {
 
   it('turns errors, maps and sets into plain redacted data', () => {
     const error = Object.assign(new Error('failed for jane@example.com'), { token: 't' });
-    const out = redact({ error, map: new Map([['password', 'x'], ['k', '123-45-6789']]), set: new Set(['+14155552671']) }) as Record<string, Record<string, unknown>>;
+    const out = redact({ error, map: new Map([['password', 'x'], ['k', '123-45-6789']]), set: new Set(['+14155552671']) }) as Record<string, unknown>;
     expect(out.error).toMatchObject({ name: 'Error', message: 'failed for [REDACTED:email]', token: REDACTED });
     expect(out.map).toEqual({ password: REDACTED, k: '[REDACTED:ssn]' });
     expect(out.set).toEqual(['[REDACTED:phone]']);
@@ -159,7 +159,8 @@ describe('redaction properties', () => {
     fc.assert(
       fc.property(hostileAnything, (value) => {
         const once = redact(value);
-        expect(redact(once)).toEqual(once);
+        // fc.stringify, not toEqual: `new Date(NaN)` is never toEqual to itself.
+        expect(fc.stringify(redact(once))).toBe(fc.stringify(once));
       }),
       { numRuns: 500 },
     );
