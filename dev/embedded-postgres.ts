@@ -68,8 +68,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   }
 
+  // initialise() creates the `postgres` user when root and it was missing: look it up again.
+  const runAs = owner ?? postgresOsUser();
+  if (process.getuid?.() === 0 && runAs === null) {
+    throw new EmbeddedPostgresError('running as root, but there is no "postgres" user to run Postgres as');
+  }
   const logPath = `${dataDir}.log`;
-  const child = spawnPostmaster(binaries.postgres, dataDir, port, logPath, owner);
+  const child = spawnPostmaster(binaries.postgres, dataDir, port, logPath, runAs);
   await waitUntilReady(child, adminUrl, logPath);
   await ensureDatabase(adminUrl, database);
   return { url: urlFor(port, database), stop: () => stopChild(child) };

@@ -41,7 +41,7 @@ function explain(error: unknown): string {
 
 /**
  * Asks everything to stop: at once when running, else after the current start-up step (each
- * is bounded), so nothing is left half-started. Called once: by requestStop or by main's end.
+ * is bounded), so nothing is left half-started. The first request decides the exit code.
  */
 function requestStop(code: number, reason: string): void {
   if (stopRequest) return;
@@ -54,6 +54,7 @@ function onSignal(signal: string): void {
   else requestStop(0, `received ${signal}`);
 }
 
+/** Runs once: from requestStop when running, or from main's end when start-up was cut short. */
 async function shutdown(): Promise<never> {
   shuttingDown = true;
   let { code, reason } = stopRequest ?? { code: 0, reason: 'done' };

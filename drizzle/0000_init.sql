@@ -61,6 +61,7 @@ CREATE TABLE "executions" (
 	"started_at" timestamp with time zone,
 	"finished_at" timestamp with time zone,
 	"cost_usd" numeric(12, 4) DEFAULT '0' NOT NULL,
+	"cost_estimate_usd" numeric(12, 4) DEFAULT '0' NOT NULL,
 	"open_steps" integer NOT NULL,
 	CONSTRAINT "executions_status_check" CHECK ("executions"."status" in ('pending','running','succeeded','failed','rolled_back'))
 );

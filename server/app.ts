@@ -9,6 +9,7 @@ import { healthRoutes } from './http/health-routes.ts';
 import { landingPage } from './http/landing-page.ts';
 import { openApiDocument } from './http/openapi.ts';
 import { restRoutes } from './http/rest-routes.ts';
+import { httpRequestsTotal, registry } from './observability/metrics.ts';
 import { appRouter } from './trpc/app-router.ts';
 
 /** The HTTP surface of the server process. Tests drive it with `app.handle(request)`, no port needed. */
@@ -28,6 +29,10 @@ export function createApp(deps: Deps) {
 
   return (
     new Elysia({ name: 'mc-server' })
+      .onAfterResponse(({ request, route, set }) => {
+        // The route pattern, not the path: ids in paths would make one series per execution.
+        httpRequestsTotal.inc({ method: request.method, route: route || 'unmatched', status: String(set.status ?? 200) });
+      })
       .onError(({ code, error, set }) => {
         // Elysia's own refusals (unparseable body, unknown route) get the same error body as ours.
         const app =
@@ -44,6 +49,10 @@ export function createApp(deps: Deps) {
       .use(healthRoutes(deps))
       .use(restRoutes(deps))
       .get('/api/openapi.json', () => openapi)
+      .get('/metrics', async ({ set }) => {
+        set.headers['content-type'] = registry.contentType;
+        return registry.metrics();
+      })
       // tRPC v11 through its fetch adapter; GET and POST only (see STACK-NOTES: `.all` loses GETs to a SPA fallback).
       .get('/trpc/*', trpc)
       .post('/trpc/*', trpc)

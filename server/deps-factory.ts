@@ -2,6 +2,7 @@ import { loadOrCreateSigningKey } from '@mc/shared/receipt-signing';
 import type { Config } from '@mc/shared/config';
 import { createLogger } from '@mc/shared/logger';
 import { createDatabase } from './db/client.ts';
+import { createPdp } from './policy/pdp.ts';
 import type { Deps } from './deps.ts';
 import { createRedisConnection } from './queue/redis-connection.ts';
 import { TaskQueues } from './queue/task-queues.ts';
@@ -18,6 +19,12 @@ export async function createDeps(config: Config, name: 'server' | 'worker' | 'te
   const queues = new TaskQueues(redis, config.MC_QUEUE_PREFIX, config.MC_RETRY_BACKOFF_MS);
   const objectStore = createObjectStore(config);
   const signingKey = await loadOrCreateSigningKey(config.MC_SIGNING_KEY_PATH);
+  const pdp = createPdp({
+    backend: config.MC_PDP,
+    ...(config.OPA_URL ? { opaUrl: config.OPA_URL } : {}),
+    timeoutMs: config.MC_PDP_TIMEOUT_MS,
+    logger,
+  });
   return {
     config,
     db: database.db,
@@ -26,6 +33,7 @@ export async function createDeps(config: Config, name: 'server' | 'worker' | 'te
     objectStore,
     signingKey,
     logger,
+    pdp,
     async close() {
       await queues.close();
       redis.disconnect();

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '@mc/shared/config';
 import type { SigningKey } from '@mc/shared/receipt-signing';
 import type { Database } from './db/client.ts';
+import type { Pdp } from './policy/pdp.ts';
 import type { TaskQueues } from './queue/task-queues.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 
@@ -16,4 +17,5 @@ export interface Deps {
   objectStore: ObjectStore;
   signingKey: SigningKey;
   logger: Logger;
+  pdp: Pdp;
 }

@@ -36,6 +36,12 @@ export const startExecutionInputSchema = z.strictObject({
 });
 export type StartExecutionInput = z.input<typeof startExecutionInputSchema>;
 
+export const planInputSchema = z.strictObject({
+  id: idSchema,
+  inputs: z.record(z.string(), z.unknown()).default({}),
+  region: regionSchema.optional(),
+});
+
 export const receiptWaitInputSchema = z.strictObject({
   executionId: idSchema,
   /** How long to wait for an in-flight execution's receipt; 0 answers at once. */

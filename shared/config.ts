@@ -48,6 +48,17 @@ export const configSchema = z.object({
   /** The sweeper re-enqueues work whose enqueue was lost to a crash between commit and enqueue. */
   MC_SWEEP_INTERVAL_MS: int(5_000, 100),
   MC_RETRY_BACKOFF_MS: int(1_000, 1),
+
+  /** Policy decision point: the in-process packs, or OPA's Data API. Either way a non-answer denies. */
+  MC_PDP: z.enum(['embedded', 'opa']).default('embedded'),
+  OPA_URL: z.string().url().optional(),
+  MC_PDP_TIMEOUT_MS: int(200, 1, 60_000),
+  /** Budget pack: most one run may cost, and most a tenant may spend over the rolling window. */
+  MC_BUDGET_PER_RUN_USD: z.coerce.number().min(0).default(10),
+  MC_BUDGET_TENANT_WINDOW_USD: z.coerce.number().min(0).default(1000),
+  MC_BUDGET_WINDOW_HOURS: z.coerce.number().positive().max(24 * 366).default(24),
+  /** Freeze pack: while on, publishing new versions is denied (rollbacks to an older version are allowed). */
+  MC_CHANGE_FREEZE: bool.default(false),
 });
 
 export type Config = z.infer<typeof configSchema>;

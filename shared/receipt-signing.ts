@@ -1,7 +1,7 @@
 import { bundleToJSON, type SerializedBundle } from '@sigstore/bundle';
 import { DSSEBundleBuilder, type Signer } from '@sigstore/sign';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
 import { AppError } from './errors.ts';
@@ -63,10 +63,16 @@ export async function loadOrCreateSigningKey(path: string): Promise<SigningKey> 
     if (!isNodeError(e, 'ENOENT')) throw e;
   }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // Written whole to a private temp file, then linked into place: link() fails if the key
+  // exists, so racing processes agree on one key and none ever reads a half-written file.
+  const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(temp, generateSigningKeyPem(), { mode: 0o600, flag: 'wx' });
   try {
-    await writeFile(path, generateSigningKeyPem(), { mode: 0o600, flag: 'wx' });
+    await link(temp, path);
   } catch (e) {
     if (!isNodeError(e, 'EEXIST')) throw e;
+  } finally {
+    await unlink(temp);
   }
   return signingKeyFromPem(await readFile(path, 'utf8'));
 }

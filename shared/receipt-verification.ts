@@ -152,6 +152,8 @@ export function verifyDssePayload(bundleJson: unknown, keys: ReceiptPublicKey[],
     if (envelope.signatures.length !== 1) return { ok: false, reason: 'malformed bundle: expected exactly one signature' };
     if (envelope.payloadType !== payloadType) return { ok: false, reason: `malformed bundle: payload type is not ${payloadType}` };
     const hint = bundle.verificationMaterial.content.publicKey.hint;
+    // The verifier ignores the envelope's keyid; require it to agree so no unchecked field rides along.
+    if (envelope.signatures[0]?.keyid !== hint) return { ok: false, reason: 'malformed bundle: the signature keyid does not match the public key hint' };
     const known = keys.find((k) => k.keyId === hint);
     if (!known) return { ok: false, reason: `signed by key ${hint}, which is not among the trusted keys` };
     let publicKey: ReturnType<typeof createPublicKey>;

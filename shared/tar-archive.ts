@@ -77,7 +77,7 @@ export function writeTar(entries: readonly TarEntry[], mtimeSeconds = 0): Uint8A
   return out;
 }
 
-export function writeTarGz(entries: readonly TarEntry[], mtimeSeconds = 0): Uint8Array {
+export function writeTarGz(entries: readonly TarEntry[], mtimeSeconds = 0): Uint8Array<ArrayBuffer> {
   return new Uint8Array(gzipSync(writeTar(entries, mtimeSeconds), { level: 9 }));
 }
 
@@ -116,7 +116,10 @@ export function readTar(tar: Uint8Array): TarReadResult {
     }
     const magic = readText(header, 257, 6);
     if (magic !== 'ustar' && magic !== 'ustar ') return { ok: false, reason: `entry at offset ${at} is not a ustar header` };
-    const stored = readOctal(header, 148, 8);
+    // Exactly "%06o\0 " (POSIX, GNU, libarchive) or "%07o\0": the field is outside its own sum,
+    // so a looser parse would let its padding bytes change unnoticed.
+    const sumField = new TextDecoder('latin1').decode(header.subarray(148, 156));
+    const stored = /^[0-7]{6}\0 $|^[0-7]{7}\0$/.test(sumField) ? parseInt(sumField.slice(0, 7), 8) : null;
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : (header[i] ?? 0);
     if (stored === null || stored !== sum) return { ok: false, reason: `header checksum mismatch at offset ${at}` };

@@ -76,6 +76,8 @@ export const executions = pgTable(
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     costUsd: numeric('cost_usd', { precision: 12, scale: 4 }).notNull().default('0'),
+    /** What the budget pack was told this run would cost; counts against the window until the run finishes. */
+    costEstimateUsd: numeric('cost_estimate_usd', { precision: 12, scale: 4 }).notNull().default('0'),
     /** Steps not yet terminal; the execution finishes when this reaches 0 (saves a count per completion). */
     openSteps: integer('open_steps').notNull(),
   },

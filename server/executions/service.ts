@@ -9,6 +9,8 @@ import { appendAuditEvents } from '../audit/audit-writer.ts';
 import type { Deps } from '../deps.ts';
 import { decodeCursor, toPage, type Page } from '../http/cursor.ts';
 import { findWorkflow } from '../workflows/repository.ts';
+import { findDecisionsForExecution } from '../policy/decision-repository.ts';
+import { decisionView, type DecisionView, evaluateExecute, recordDecisions, refuse } from '../policy/policy-service.ts';
 import * as repo from './repository.ts';
 
 export interface StepView {
@@ -49,6 +51,8 @@ export interface ExecutionView extends ExecutionSummary {
   traceId: string | null;
   steps: StepView[];
   receipt: { digest: string; storedUri: string; verified: boolean; createdAt: Date } | null;
+  /** The decisions that let this execution start. */
+  policyDecisions: DecisionView[];
 }
 
 function summaryOf(row: repo.ExecutionRow, wf: { name: string; version: string }): ExecutionSummary {
@@ -94,6 +98,9 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
   }
   const manifest = wf.manifest as Manifest;
   const region = input.region ?? wf.region;
+  // Always evaluated here, whatever a plan said: the server is where policy holds.
+  const outcome = await evaluateExecute(deps, actor, { ...wf, manifest }, { region, inputs: input.inputs });
+  if (!outcome.allowed) await refuse(deps, outcome);
 
   const inserted = await deps.db.transaction(async (tx) => {
     const row = await repo.insertExecution(tx, {
@@ -107,6 +114,7 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
       rollout: input.rollout ?? null,
       traceId: opts.traceId ?? null,
       openSteps: manifest.tasks.length,
+      costEstimateUsd: outcome.costEstimateUsd.toFixed(4),
     });
     // A concurrent start with the same idempotency key won the insert.
     if (!row) return null;
@@ -121,6 +129,7 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
         remainingNeeds: t.needs.length,
       })),
     );
+    await recordDecisions(tx, outcome, row.id);
     await appendAuditEvents(tx, [
       {
         type: 'mc.execution.started',
@@ -160,7 +169,12 @@ async function sameRequestOrConflict(deps: Deps, existing: repo.ExecutionRow, in
 export async function getExecution(deps: Deps, id: string): Promise<ExecutionView> {
   const row = await repo.findExecution(deps.db, id);
   if (!row) throw new AppError('NOT_FOUND', `execution ${id} not found`);
-  const [wf, steps, receipt] = await Promise.all([findWorkflow(deps.db, row.workflowId), repo.findSteps(deps.db, id), repo.findReceiptSummary(deps.db, id)]);
+  const [wf, steps, receipt, decisions] = await Promise.all([
+    findWorkflow(deps.db, row.workflowId),
+    repo.findSteps(deps.db, id),
+    repo.findReceiptSummary(deps.db, id),
+    findDecisionsForExecution(deps.db, id),
+  ]);
   return {
     ...summaryOf(row, wf ?? { name: '?', version: '?' }),
     idempotencyKey: row.idempotencyKey,
@@ -181,6 +195,7 @@ export async function getExecution(deps: Deps, id: string): Promise<ExecutionVie
       error: s.error,
     })),
     receipt,
+    policyDecisions: decisions.map(decisionView),
   };
 }
 

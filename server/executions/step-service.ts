@@ -4,6 +4,7 @@ import { expandTemplates, referencedTasks, TemplateError } from '@mc/shared/temp
 import { isKnownPackage, taskPackages } from '@mc/shared/task-packages';
 import { redact } from '@mc/shared/redaction';
 import type { Deps } from '../deps.ts';
+import { publishToStartMs } from '../observability/metrics.ts';
 import { findWorkflow } from '../workflows/repository.ts';
 import * as repo from './repository.ts';
 import { buildPlan, cachedPlan, descendantsOf, rememberPlan, type WorkflowPlan } from './workflow-plan.ts';
@@ -48,7 +49,8 @@ export function taskIdempotencyKey(scope: string, manifestDigest: string, taskId
 export async function beginStep(deps: Pick<Deps, 'db'>, executionId: string, taskId: string): Promise<StepContext | null> {
   const step = await repo.claimStep(deps.db, executionId, taskId);
   if (!step) return null;
-  await repo.markExecutionStarted(deps.db, executionId);
+  const started = await repo.markExecutionStarted(deps.db, executionId);
+  if (started) publishToStartMs.observe(started.startedAt.getTime() - started.createdAt.getTime());
   const execution = (await repo.findExecution(deps.db, executionId))!;
   const plan = await loadPlan(deps, execution.workflowId);
   const task = plan.tasks.get(taskId);

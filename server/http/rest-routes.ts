@@ -27,6 +27,9 @@ export function restRoutes(deps: Deps) {
     .get('/workflows/:id', ({ params }) => workflows.getWorkflow(deps, workflows.parseId(params.id, 'workflow id')))
     .put('/workflows/:id', ({ params, body }) => workflows.updateDraft(deps, workflows.parseId(params.id, 'workflow id'), body))
     .post('/workflows/:id/publish', ({ params, actor }) => workflows.publishWorkflow(deps, workflows.parseId(params.id, 'workflow id'), actor))
+    .post('/workflows/:id/plan', ({ params, body, actor }) =>
+      workflows.planWorkflow(deps, { ...(body && typeof body === 'object' ? body : {}), id: workflows.parseId(params.id, 'workflow id') }, actor),
+    )
     .post('/executions', async ({ body, actor, trace, set }) => {
       const { execution, created } = await executions.startExecution(deps, body, actor, { traceId: trace.traceId, traceparent: trace.traceparent });
       set.status = created ? 201 : 200;

@@ -5,8 +5,10 @@ import { verifyReceiptBundle } from '@mc/shared/receipt-verification';
 import { appendAuditEvents } from '../audit/audit-writer.ts';
 import type { Deps } from '../deps.ts';
 import * as executionsRepo from '../executions/repository.ts';
+import { findDecisionsForExecution } from '../policy/decision-repository.ts';
 import { findWorkflow } from '../workflows/repository.ts';
 import { receiptBucket } from '../storage/object-store.ts';
+import { receiptsSignedTotal } from '../observability/metrics.ts';
 import { mcVersion } from '../version.ts';
 import * as repo from './repository.ts';
 
@@ -27,7 +29,11 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
   const execution = await executionsRepo.findExecution(deps.db, executionId);
   if (!execution) return 'not-found';
   if (!['succeeded', 'failed', 'rolled_back'].includes(execution.status)) return 'not-terminal';
-  const [workflow, steps] = await Promise.all([findWorkflow(deps.db, execution.workflowId), executionsRepo.findSteps(deps.db, executionId)]);
+  const [workflow, steps, decisions] = await Promise.all([
+    findWorkflow(deps.db, execution.workflowId),
+    executionsRepo.findSteps(deps.db, executionId),
+    findDecisionsForExecution(deps.db, executionId),
+  ]);
   if (!workflow) return 'not-found';
 
   const facts: ReceiptFacts = {
@@ -58,7 +64,10 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
       outputDigest: s.outputDigest,
       error: s.error,
     })),
-    policy: { bundleDigest: null, decisions: [] },
+    policy: {
+      bundleDigest: decisions[0]?.bundleDigest ?? null,
+      decisions: decisions.map((d) => ({ decisionId: d.decisionId, pack: d.pack, allow: d.allow, reasons: d.reasons })),
+    },
     runner,
   };
 
@@ -103,6 +112,7 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
       verified: true,
     });
     if (inserted) {
+      receiptsSignedTotal.inc({ status: execution.status });
       await appendAuditEvents(tx, [
         {
           type: 'mc.execution.receipt.signed',

@@ -46,3 +46,8 @@ export async function listWorkflows(
     .orderBy(desc(workflows.createdAt), desc(workflows.id))
     .limit(opts.limit + 1);
 }
+
+export async function listPublishedVersions(db: Queryable, name: string): Promise<string[]> {
+  const rows = await db.select({ version: workflows.version }).from(workflows).where(and(eq(workflows.name, name), eq(workflows.status, 'published')));
+  return rows.map((r) => r.version);
+}

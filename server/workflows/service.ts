@@ -1,11 +1,13 @@
 import type { Actor } from '@mc/shared/actor';
 import { AppError, validationError } from '@mc/shared/errors';
-import { manifestDigest, manifestSchema, type Manifest } from '@mc/shared/manifest';
-import { idSchema, workflowListInputSchema } from '@mc/shared/api';
+import { manifestDigest, manifestSchema, stagesOf, type Manifest } from '@mc/shared/manifest';
+import { compareSemver } from '@mc/shared/semver';
+import { idSchema, planInputSchema, workflowListInputSchema } from '@mc/shared/api';
 import type { z } from 'zod';
 import { appendAuditEvents } from '../audit/audit-writer.ts';
 import type { Deps } from '../deps.ts';
 import { decodeCursor, toPage, type Page } from '../http/cursor.ts';
+import { decisionView, type DecisionView, evaluateExecute, evaluatePublish, recordDecisions, refuse } from '../policy/policy-service.ts';
 import * as repo from './repository.ts';
 
 export interface WorkflowView {
@@ -100,23 +102,72 @@ export async function updateDraft(deps: Deps, id: string, raw: unknown): Promise
   });
 }
 
-/** Publishes a draft (idempotent: publishing a published workflow returns it unchanged). */
+/**
+ * Publishes a draft (idempotent: publishing a published workflow returns it unchanged), after the
+ * access, PII and freeze packs allow it. A version below the newest published one of the same
+ * name is a rollback, which a change freeze still allows.
+ */
 export async function publishWorkflow(deps: Deps, id: string, actor: Actor): Promise<WorkflowView> {
+  const draft = await repo.findWorkflow(deps.db, id);
+  if (!draft) throw new AppError('NOT_FOUND', `workflow ${id} not found`);
+  if (draft.status === 'published') return view(draft);
+  const published = await repo.listPublishedVersions(deps.db, draft.name);
+  const isRollback = published.some((v) => compareSemver(v, draft.version) > 0);
+  const outcome = await evaluatePublish(deps, actor, { ...draft, manifest: draft.manifest as Manifest }, isRollback);
+  if (!outcome.allowed) await refuse(deps, outcome);
   return deps.db.transaction(async (tx) => {
     const row = await repo.findWorkflow(tx, id, { forUpdate: true });
     if (!row) throw new AppError('NOT_FOUND', `workflow ${id} not found`);
     if (row.status === 'published') return view(row);
-    const published = await repo.updateWorkflow(tx, id, { status: 'published', publishedAt: new Date(), publishedBy: actor.sub });
+    const updated = await repo.updateWorkflow(tx, id, { status: 'published', publishedAt: new Date(), publishedBy: actor.sub });
+    await recordDecisions(tx, outcome, null);
     await appendAuditEvents(tx, [
       {
         type: 'mc.workflow.published',
         actor: { sub: actor.sub, ...(actor.ip ? { ip: actor.ip } : {}) },
         subject: { workflowId: id },
-        data: { name: row.name, version: row.version, manifestDigest: row.manifestDigest, region: row.region },
+        data: { name: row.name, version: row.version, manifestDigest: row.manifestDigest, region: row.region, rollback: isRollback },
       },
     ]);
-    return view(published);
+    return view(updated);
   });
+}
+
+export interface PlanView {
+  workflowId: string;
+  name: string;
+  version: string;
+  region: string;
+  /** Tasks grouped so that every task's needs lie in earlier stages; a stage's tasks may run in parallel. */
+  stages: string[][];
+  costEstimateUsd: string;
+  allowed: boolean;
+  decisions: DecisionView[];
+}
+
+/**
+ * A dry run: the resolved DAG, the cost estimate and every decision execute would get now. No side
+ * effects besides the decision records; execute evaluates again whatever a plan said.
+ */
+export async function planWorkflow(deps: Deps, raw: unknown, actor: Actor): Promise<PlanView> {
+  const parsed = planInputSchema.safeParse(raw);
+  if (!parsed.success) throw validationError(parsed.error, 'plan request');
+  const row = await repo.findWorkflow(deps.db, parsed.data.id);
+  if (!row) throw new AppError('NOT_FOUND', `workflow ${parsed.data.id} not found`);
+  const manifest = row.manifest as Manifest;
+  const region = parsed.data.region ?? row.region;
+  const outcome = await evaluateExecute(deps, actor, { ...row, manifest }, { region, inputs: parsed.data.inputs }, 'plan');
+  await deps.db.transaction((tx) => recordDecisions(tx, outcome, null));
+  return {
+    workflowId: row.id,
+    name: row.name,
+    version: row.version,
+    region,
+    stages: stagesOf(manifest.tasks),
+    costEstimateUsd: outcome.costEstimateUsd.toFixed(4),
+    allowed: outcome.allowed,
+    decisions: outcome.decisions.map(decisionView),
+  };
 }
 
 export async function getWorkflow(deps: Deps, id: string): Promise<WorkflowView> {

@@ -150,7 +150,7 @@ describe('the execution engine', () => {
   });
 
   it('keeps secrets and PII out of responses and step logs', async () => {
-    const wfId = await publish({ name: 'pii', version: '1.0.0', tasks: [{ id: 'e', uses: 'pkg:demo/echo@1.0.0', with: { email: '${{ inputs.email }}', password: '${{ inputs.password }}' } }] });
+    const wfId = await publish({ name: 'pii', version: '1.0.0', dataClassification: 'regulated', tasks: [{ id: 'e', uses: 'pkg:demo/echo@1.0.0', with: { email: '${{ inputs.email }}', password: '${{ inputs.password }}' } }] });
     const exec = await runToEnd(wfId, { inputs: { email: 'ada@example.com', password: 'hunter2-marker' } });
     const text = JSON.stringify(exec) + JSON.stringify(await stack.trpc.executions.logs.query({ id: exec.id }));
     expect(text).not.toContain('ada@example.com');
