@@ -3,8 +3,10 @@ import type { Config } from '@mc/shared/config';
 import { createLogger } from '@mc/shared/logger';
 import { createDatabase } from './db/client.ts';
 import { createPdp } from './policy/pdp.ts';
+import { createRateLimiter } from './limits/rate-limiter.ts';
+import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import type { Deps } from './deps.ts';
-import { createRedisConnection } from './queue/redis-connection.ts';
+import { createRedisConnection, settleConnection } from './queue/redis-connection.ts';
 import { TaskQueues } from './queue/task-queues.ts';
 import { createObjectStore } from './storage/object-store-factory.ts';
 
@@ -16,6 +18,7 @@ export async function createDeps(config: Config, name: 'server' | 'worker' | 'te
   // A producer connection rejects commands while disconnected; swallowing its 'error' events keeps
   // an outage from crashing the process (each command still fails and is mapped to 503).
   redis.on('error', (err) => logger.debug({ err }, 'redis producer connection error'));
+  if (!(await settleConnection(redis))) logger.warn('Redis is not reachable yet; requests that need it answer 503 until it is');
   const queues = new TaskQueues(redis, config.MC_QUEUE_PREFIX, config.MC_RETRY_BACKOFF_MS);
   const objectStore = createObjectStore(config);
   const signingKey = await loadOrCreateSigningKey(config.MC_SIGNING_KEY_PATH);
@@ -34,6 +37,8 @@ export async function createDeps(config: Config, name: 'server' | 'worker' | 'te
     signingKey,
     logger,
     pdp,
+    oidc: createOidcAuthenticator(config),
+    rateLimiter: createRateLimiter(redis, { prefix: `${config.MC_QUEUE_PREFIX}:rl` }),
     async close() {
       await queues.close();
       redis.disconnect();

@@ -59,9 +59,52 @@ export const configSchema = z.object({
   MC_BUDGET_WINDOW_HOURS: z.coerce.number().positive().max(24 * 366).default(24),
   /** Freeze pack: while on, publishing new versions is denied (rollbacks to an older version are allowed). */
   MC_CHANGE_FREEZE: bool.default(false),
+
+  /** The first admin's API token, for automation; when unset a token is made on first start and printed once. */
+  MC_BOOTSTRAP_TOKEN: z.string().regex(/^mc_[A-Za-z0-9_-]{20,200}$/, 'must look like mc_<at least 20 url-safe characters>').optional(),
+  /** Requests without credentials act with this role in the default tenant. Off unless set; refused unless HOST is loopback. */
+  MC_ANONYMOUS_ROLE: z.enum(['admin', 'operator', 'composer', 'viewer']).optional(),
+  /** Requests per minute, per API token or OIDC subject, and per tenant. */
+  MC_RATE_LIMIT_PER_TOKEN: int(1200, 1),
+  MC_RATE_LIMIT_PER_TENANT: int(6000, 1),
+  /** Executions pending or running at once, per tenant. */
+  MC_QUOTA_CONCURRENT_EXECUTIONS: int(1000, 1),
+  /**
+   * OIDC bearer tokens (off unless MC_OIDC_ISSUER is set). Validated in detail, with these
+   * defaults, by server/auth/oidc-verifier.ts (`oidcSettingsFromEnv`) at start.
+   */
+  MC_OIDC_ISSUER: z.string().optional(),
+  MC_OIDC_AUDIENCE: z.string().optional(),
+  MC_OIDC_JWKS_URL: z.string().optional(),
+  MC_OIDC_ALGORITHMS: z.string().optional(),
+  MC_OIDC_TENANT_CLAIM: z.string().optional(),
+  MC_OIDC_ROLE_CLAIM: z.string().optional(),
+  MC_OIDC_CLOCK_TOLERANCE_SEC: z.string().optional(),
+  MC_OIDC_STEPUP_MAX_AGE_SEC: z.string().optional(),
+  MC_OIDC_STEPUP_ACR: z.string().optional(),
+  MC_OIDC_STEPUP_AMR: z.string().optional(),
+  /**
+   * Secrets for `${{ secrets.NAME }}`, resolved only in the worker: a directory with one file per
+   * secret, then Vault KV v2 (when VAULT_ADDR is set), then `MC_SECRET_<NAME>` variables.
+   */
+  MC_SECRETS_DIR: z.string().optional(),
+  VAULT_ADDR: z.string().url().optional(),
+  VAULT_TOKEN: z.string().optional(),
+  VAULT_KV_MOUNT: z.string().default('secret'),
+  VAULT_KV_PATH: z.string().optional(),
+  VAULT_NAMESPACE: z.string().optional(),
+  /** Start even when Redis may evict keys or Postgres commits asynchronously (development only). */
+  MC_ALLOW_UNSAFE_BACKENDS: bool.default(false),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+function checkDependentVariables(c: Config): string[] {
+  const problems: string[] = [];
+  if (c.VAULT_ADDR && (!c.VAULT_TOKEN || !c.VAULT_KV_PATH)) problems.push('  VAULT_TOKEN, VAULT_KV_PATH: required when VAULT_ADDR is set');
+  if (c.MC_PDP === 'opa' && !c.OPA_URL) problems.push('  OPA_URL: required when MC_PDP=opa');
+  return problems;
+}
 
 export class ConfigError extends Error {}
 
@@ -73,5 +116,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
+  const dependent = checkDependentVariables(parsed.data);
+  if (dependent.length > 0) throw new ConfigError(`invalid configuration:\n${dependent.join('\n')}`);
   return parsed.data;
 }

@@ -32,11 +32,13 @@ export class AppError extends Error {
   readonly details: Record<string, unknown>;
   /** Seconds, for RATE_LIMITED and UNAVAILABLE. */
   readonly retryAfterSeconds: number | undefined;
+  /** For UNAUTHORIZED: the `WWW-Authenticate` challenge (RFC 6750 / RFC 9470 step-up). */
+  readonly wwwAuthenticate: string | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { issues?: FieldIssue[]; details?: Record<string, unknown>; retryAfterSeconds?: number; cause?: unknown } = {},
+    opts: { issues?: FieldIssue[]; details?: Record<string, unknown>; retryAfterSeconds?: number; wwwAuthenticate?: string; cause?: unknown } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AppError';
@@ -44,6 +46,7 @@ export class AppError extends Error {
     this.issues = opts.issues ?? [];
     this.details = opts.details ?? {};
     this.retryAfterSeconds = opts.retryAfterSeconds;
+    this.wwwAuthenticate = opts.wwwAuthenticate;
   }
 }
 

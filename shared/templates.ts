@@ -1,15 +1,24 @@
 /**
- * `${{ inputs.name }}` and `${{ tasks.<id>.output.<path> }}` in a task's `with`, expanded in the
- * worker when the task runs. A string that is exactly one expression takes the value's own type;
- * an expression inside a longer string is interpolated as text.
+ * `${{ inputs.name }}`, `${{ tasks.<id>.output.<path> }}` and `${{ secrets.NAME }}` in a task's
+ * `with`, expanded in the worker when the task runs. A string that is exactly one expression takes
+ * the value's own type; an expression inside a longer string is interpolated as text.
+ *
+ * Secrets come from the scope's separate `secrets` map, which only the worker fills (from its
+ * secret provider) at run time; manifests hold the reference, never the value. Expansion is one
+ * pass: a value substituted in (an input, an upstream output) is never scanned again, so an input
+ * that contains `${{ secrets.X }}` stays that literal text and cannot pull a secret out.
  */
 const wholeExpression = /^\$\{\{\s*([^}]*?)\s*\}\}$/;
 const anyExpression = /\$\{\{\s*([^}]*?)\s*\}\}/g;
 const pathPattern = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
+/** `MC_SECRET_<NAME>` and one file per name must be safe names: no dots, slashes or lower case. */
+export const secretNamePattern = /^[A-Z][A-Z0-9_]*$/;
 
 export interface TemplateScope {
   inputs: Record<string, unknown>;
   tasks: Record<string, { output: unknown }>;
+  /** Resolved secret values by name; absent means none are available (every reference fails). */
+  secrets?: Record<string, string>;
 }
 
 export class TemplateError extends Error {}
@@ -35,9 +44,12 @@ function expandString(s: string, scope: TemplateScope): unknown {
 }
 
 function lookup(expr: string, scope: TemplateScope): unknown {
-  if (!pathPattern.test(expr)) throw new TemplateError(`"${expr}" is not an expression MC understands (use inputs.<name> or tasks.<id>.output.<path>)`);
+  if (!pathPattern.test(expr)) {
+    throw new TemplateError(`"${expr}" is not an expression MC understands (use inputs.<name>, tasks.<id>.output.<path> or secrets.<NAME>)`);
+  }
   const [root, ...rest] = expr.split('.');
-  if (root !== 'inputs' && root !== 'tasks') throw new TemplateError(`unknown root "${root}" in "${expr}" (use inputs or tasks)`);
+  if (root === 'secrets') return lookupSecret(expr, rest, scope);
+  if (root !== 'inputs' && root !== 'tasks') throw new TemplateError(`unknown root "${root}" in "${expr}" (use inputs, tasks or secrets)`);
   let cur: unknown = scope[root];
   for (const key of rest) {
     // Own properties only: `__proto__` or `constructor` must never reach into prototypes.
@@ -47,6 +59,33 @@ function lookup(expr: string, scope: TemplateScope): unknown {
     cur = (cur as Record<string, unknown>)[key];
   }
   return cur;
+}
+
+function lookupSecret(expr: string, rest: string[], scope: TemplateScope): string {
+  const name = rest[0];
+  if (rest.length !== 1 || !name || !secretNamePattern.test(name)) {
+    throw new TemplateError(`"${expr}" is not a secret reference (use secrets.NAME, NAME in A-Z, 0-9 and _, starting with a letter)`);
+  }
+  const secrets = scope.secrets ?? {};
+  const value = Object.hasOwn(secrets, name) ? secrets[name] : undefined;
+  if (typeof value !== 'string') throw new TemplateError(`secret ${name} is not set`);
+  return value;
+}
+
+/** The secret names a `with` refers to (well-formed references only), so the worker fetches just those. */
+export function referencedSecrets(value: unknown): string[] {
+  const found = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') {
+      for (const m of v.matchAll(anyExpression)) {
+        const parts = m[1]!.split('.');
+        if (parts.length === 2 && parts[0] === 'secrets' && secretNamePattern.test(parts[1]!)) found.add(parts[1]!);
+      }
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return [...found];
 }
 
 export function referencedTasks(value: unknown): string[] {

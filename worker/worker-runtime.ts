@@ -4,6 +4,7 @@ import { createRedisConnection } from '@mc/server/queue/redis-connection';
 import { receiptQueueName, taskQueueName } from '@mc/server/queue/task-queues';
 import { createReceiptProcessor } from './receipt-processor.ts';
 import { sweepOnce } from './sweeper.ts';
+import { createSecretProvider } from './secrets/secret-provider-factory.ts';
 import { createTaskProcessor } from './task-processor.ts';
 import { assertRegistryComplete } from './tasks/registry.ts';
 
@@ -31,7 +32,16 @@ export function startWorkerRuntime(deps: Deps): WorkerRuntime {
     // A crash is not the task's fault: allow many stalls before BullMQ gives a job up.
     maxStalledCount: 100,
   };
-  const taskProcessor = createTaskProcessor(deps);
+  const secrets = createSecretProvider({
+    secretsDir: config.MC_SECRETS_DIR,
+    // MC_SECRET_<NAME> variables have open-ended names, so they are read from the environment itself.
+    env: process.env,
+    vault:
+      config.VAULT_ADDR && config.VAULT_TOKEN && config.VAULT_KV_PATH
+        ? { address: config.VAULT_ADDR, token: config.VAULT_TOKEN, mount: config.VAULT_KV_MOUNT, path: config.VAULT_KV_PATH, ...(config.VAULT_NAMESPACE ? { namespace: config.VAULT_NAMESPACE } : {}) }
+        : undefined,
+  });
+  const taskProcessor = createTaskProcessor(deps, { secrets });
   const workers = [
     ...config.WORKER_RUNNER_CLASSES.map((rc) => new Worker(taskQueueName(rc), taskProcessor, { ...common, concurrency: config.WORKER_CONCURRENCY })),
     new Worker(receiptQueueName, createReceiptProcessor(deps), { ...common, concurrency: 8 }),

@@ -9,6 +9,8 @@ import { chainHash, genesisHash } from './audit-chain.ts';
 const chainLockKey = 727373;
 
 export interface AuditEventDraft {
+  /** The tenant the event belongs to (a column, not part of the spec's event shape). */
+  tenantId: string;
   type: AuditEventType;
   actor: AuditEvent['actor'];
   subject: AuditEvent['subject'];
@@ -23,7 +25,7 @@ export interface AuditEventDraft {
 export async function appendAuditEvents(tx: Queryable, drafts: readonly AuditEventDraft[]): Promise<AuditEvent[]> {
   if (drafts.length === 0) return [];
   const now = new Date().toISOString();
-  const events = drafts.map((d) => auditEventSchema.parse({ id: randomUUID(), ts: now, ...d }));
+  const events = drafts.map(({ tenantId: _tenant, ...d }) => auditEventSchema.parse({ id: randomUUID(), ts: now, ...d }));
   await tx.execute(sql`select pg_advisory_xact_lock(${chainLockKey})`);
   const [last] = await tx.select({ hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
   let prev = last?.hash ?? genesisHash;
@@ -36,6 +38,7 @@ export async function appendAuditEvents(tx: Queryable, drafts: readonly AuditEve
   await tx.insert(auditEvents).values(
     events.map((e, i) => ({
       ...chained[i]!,
+      tenantId: drafts[i]!.tenantId,
       id: e.id,
       ts: new Date(e.ts),
       type: e.type,

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { auditListInputSchema } from '@mc/shared/api';
+import type { Actor } from '@mc/shared/actor';
 import type { Deps } from '../deps.ts';
 import { auditEvents } from '../db/schema.ts';
 import { verifyAuditChain, type ChainVerification } from './audit-chain.ts';
@@ -16,8 +17,9 @@ export interface AuditEventView {
   hash: string;
 }
 
-export async function listAuditEvents(deps: Deps, input: z.output<typeof auditListInputSchema>): Promise<{ items: AuditEventView[]; nextAfter: number | null }> {
+export async function listAuditEvents(deps: Deps, input: z.output<typeof auditListInputSchema>, actor: Pick<Actor, 'tenantId'>): Promise<{ items: AuditEventView[]; nextAfter: number | null }> {
   const conditions = [
+    eq(auditEvents.tenantId, actor.tenantId),
     gt(auditEvents.seq, input.after),
     input.type ? eq(auditEvents.type, input.type) : undefined,
     input.workflowId ? eq(auditEvents.workflowId, input.workflowId) : undefined,

@@ -26,12 +26,49 @@ const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 };
 
+/** A tenant owns workflows, executions and everything they produce; every such row carries `tenant_id`. */
+export const tenants = pgTable('tenants', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  ...timestamps,
+  /** A deleted tenant's tokens stop working at once; its data stays for retention. */
+  deletedAt: timestamp('deleted_at', { withTimezone: true }),
+});
+
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['admin', 'operator', 'composer', 'viewer'] }).notNull(),
+    /** sha256 of the token: the token itself is shown once and never stored. */
+    tokenHash: text('token_hash').notNull().unique(),
+    /** The first characters, so a person can tell tokens apart in a list. */
+    tokenPrefix: text('token_prefix').notNull(),
+    createdBy: text('created_by').notNull(),
+    ...timestamps,
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [index('api_tokens_tenant_idx').on(t.tenantId, t.createdAt)],
+);
+
+const tenantId = () =>
+  uuid('tenant_id')
+    .notNull()
+    .references(() => tenants.id);
+
 export const workflowStatuses = ['draft', 'published'] as const;
 
 export const workflows = pgTable(
   'workflows',
   {
     id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: tenantId(),
     name: text('name').notNull(),
     version: text('version').notNull(),
     manifest: jsonb('manifest').notNull(),
@@ -44,8 +81,8 @@ export const workflows = pgTable(
     publishedBy: text('published_by'),
   },
   (t) => [
-    uniqueIndex('workflows_name_version_key').on(t.name, t.version),
-    index('workflows_created_at_idx').on(t.createdAt, t.id),
+    uniqueIndex('workflows_tenant_name_version_key').on(t.tenantId, t.name, t.version),
+    index('workflows_created_at_idx').on(t.tenantId, t.createdAt, t.id),
     check('workflows_status_check', sql`${t.status} in ('draft','published')`),
     check('workflows_published_check', sql`(${t.status} = 'published') = (${t.publishedAt} is not null)`),
   ],
@@ -58,6 +95,7 @@ export const executions = pgTable(
   'executions',
   {
     id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: tenantId(),
     workflowId: uuid('workflow_id')
       .notNull()
       .references(() => workflows.id),
@@ -85,8 +123,8 @@ export const executions = pgTable(
     check('executions_status_check', sql`${t.status} in ('pending','running','succeeded','failed','rolled_back')`),
     index('executions_status_idx').on(t.status),
     index('executions_workflow_idx').on(t.workflowId, t.createdAt),
-    index('executions_created_at_idx').on(t.createdAt, t.id),
-    uniqueIndex('executions_idempotency_key_key').on(t.idempotencyKey),
+    index('executions_created_at_idx').on(t.tenantId, t.createdAt, t.id),
+    uniqueIndex('executions_tenant_idempotency_key_key').on(t.tenantId, t.idempotencyKey),
   ],
 );
 
@@ -98,6 +136,7 @@ export const executionSteps = pgTable(
     executionId: uuid('execution_id')
       .notNull()
       .references(() => executions.id),
+    tenantId: tenantId(),
     taskId: text('task_id').notNull(),
     uses: text('uses').notNull(),
     runnerClass: text('runner_class').notNull(),
@@ -125,6 +164,7 @@ export const executionSteps = pgTable(
 /** Spec §11's idempotency store: a task's stored result, returned instead of acting twice. */
 export const taskResults = pgTable('task_results', {
   idempotencyKey: text('idempotency_key').primaryKey(),
+  tenantId: tenantId(),
   executionId: uuid('execution_id').notNull(),
   taskId: text('task_id').notNull(),
   output: jsonb('output').notNull(),
@@ -137,6 +177,7 @@ export const executionLogs = pgTable(
   'execution_logs',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    tenantId: tenantId(),
     executionId: uuid('execution_id').notNull(),
     taskId: text('task_id'),
     attempt: integer('attempt'),
@@ -154,6 +195,7 @@ export const receipts = pgTable(
     executionId: uuid('execution_id')
       .primaryKey()
       .references(() => executions.id),
+    tenantId: tenantId(),
     receiptJson: jsonb('receipt_json').notNull(),
     digest: text('digest').notNull(),
     signature: text('signature').notNull(),
@@ -178,6 +220,7 @@ export const auditEvents = pgTable(
   {
     seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     id: uuid('id').notNull().unique(),
+    tenantId: tenantId(),
     ts: timestamp('ts', { withTimezone: true }).notNull().defaultNow(),
     type: text('type').notNull(),
     actor: jsonb('actor').notNull(),
@@ -189,7 +232,7 @@ export const auditEvents = pgTable(
     hash: text('hash').notNull(),
   },
   (t) => [
-    index('audit_events_type_idx').on(t.type, t.seq),
+    index('audit_events_tenant_idx').on(t.tenantId, t.seq),
     index('audit_events_workflow_idx').on(t.workflowId, t.seq),
     index('audit_events_execution_idx').on(t.executionId, t.seq),
   ],
@@ -200,6 +243,7 @@ export const policyDecisions = pgTable(
   'policy_decisions',
   {
     decisionId: uuid('decision_id').primaryKey(),
+    tenantId: tenantId(),
     pack: text('pack').notNull(),
     allow: boolean('allow').notNull(),
     reasons: jsonb('reasons').$type<string[]>().notNull(),

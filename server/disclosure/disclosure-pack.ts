@@ -16,6 +16,7 @@ import {
   type DisclosedDecisions,
   type DisclosureManifest,
 } from '@mc/shared/disclosure-layout';
+import type { Actor } from '@mc/shared/actor';
 import { AppError } from '@mc/shared/errors';
 import type { ReceiptStatement } from '@mc/shared/receipt-statement';
 import { signPayload, type SigningKey } from '@mc/shared/receipt-signing';
@@ -160,19 +161,22 @@ export async function assembleDisclosurePack(parts: DisclosureParts, key: Signin
   return { executionId, fileName: `disclosure-${executionId}.tgz`, bytes: writeTarGz(entries, parts.mtimeSeconds), manifest };
 }
 
-async function allLogs(deps: Deps, executionId: string): Promise<LogLine[]> {
+async function allLogs(deps: Deps, executionId: string, actor: Pick<Actor, 'tenantId'>): Promise<LogLine[]> {
   const out: LogLine[] = [];
   for (let after = 0; ; ) {
-    const page = await executionLogs(deps, executionId, { after, limit: LOG_PAGE });
+    const page = await executionLogs(deps, executionId, actor, { after, limit: LOG_PAGE });
     out.push(...page);
     if (page.length < LOG_PAGE) return out;
     after = page[page.length - 1]!.id;
   }
 }
 
-/** Reads everything an execution's pack holds and assembles it. NOT_FOUND / CONFLICT say what to do next. */
-export async function buildDisclosurePack(deps: Deps, executionId: string): Promise<DisclosurePack> {
-  const execution = await findExecution(deps.db, executionId);
+/**
+ * Reads everything an execution's pack holds and assembles it. Scoped to the caller's tenant: an
+ * execution of another tenant is NOT_FOUND. NOT_FOUND / CONFLICT say what to do next.
+ */
+export async function buildDisclosurePack(deps: Deps, executionId: string, actor: Pick<Actor, 'tenantId'>): Promise<DisclosurePack> {
+  const execution = await findExecution(deps.db, executionId, actor.tenantId);
   if (!execution) throw new AppError('NOT_FOUND', `execution ${executionId} not found`);
   const row = await findReceipt(deps.db, executionId);
   if (!row) {
@@ -197,7 +201,7 @@ export async function buildDisclosurePack(deps: Deps, executionId: string): Prom
   const [decisionRows, policyBundles, logs] = await Promise.all([
     findDecisionsForExecution(deps.db, executionId),
     readFile(bundleManifestPath),
-    allLogs(deps, executionId),
+    allLogs(deps, executionId, actor),
   ]);
   const end = execution.finishedAt ?? execution.createdAt;
   return assembleDisclosurePack(

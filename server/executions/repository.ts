@@ -19,8 +19,12 @@ export async function insertSteps(db: Queryable, rows: NewStepRow[]): Promise<vo
   for (let i = 0; i < rows.length; i += 5000) await db.insert(executionSteps).values(rows.slice(i, i + 5000));
 }
 
-export async function findExecution(db: Queryable, id: string): Promise<ExecutionRow | null> {
-  const [row] = await db.select().from(executions).where(eq(executions.id, id));
+/** `tenantId` scopes the lookup on every request path; the worker, holding a job for the execution, looks up by id. */
+export async function findExecution(db: Queryable, id: string, tenantId?: string): Promise<ExecutionRow | null> {
+  const [row] = await db
+    .select()
+    .from(executions)
+    .where(tenantId ? and(eq(executions.id, id), eq(executions.tenantId, tenantId)) : eq(executions.id, id));
   return row ?? null;
 }
 
@@ -33,8 +37,8 @@ export async function lockExecution(db: Queryable, id: string): Promise<Pick<Exe
   return row ?? null;
 }
 
-export async function findExecutionByIdempotencyKey(db: Queryable, key: string): Promise<ExecutionRow | null> {
-  const [row] = await db.select().from(executions).where(eq(executions.idempotencyKey, key));
+export async function findExecutionByIdempotencyKey(db: Queryable, tenantId: string, key: string): Promise<ExecutionRow | null> {
+  const [row] = await db.select().from(executions).where(and(eq(executions.tenantId, tenantId), eq(executions.idempotencyKey, key)));
   return row ?? null;
 }
 
@@ -44,9 +48,10 @@ export async function findSteps(db: Queryable, executionId: string): Promise<Ste
 
 export async function listExecutions(
   db: Queryable,
-  opts: { limit: number; after: CursorPosition | null; workflowId?: string | undefined; status?: ExecutionRow['status'] | undefined },
+  opts: { tenantId: string; limit: number; after: CursorPosition | null; workflowId?: string | undefined; status?: ExecutionRow['status'] | undefined },
 ) {
   const conditions = [
+    eq(executions.tenantId, opts.tenantId),
     opts.workflowId ? eq(executions.workflowId, opts.workflowId) : undefined,
     opts.status ? eq(executions.status, opts.status) : undefined,
     opts.after
@@ -57,7 +62,7 @@ export async function listExecutions(
     .select({ execution: executions, workflowName: workflows.name, workflowVersion: workflows.version })
     .from(executions)
     .innerJoin(workflows, eq(workflows.id, executions.workflowId))
-    .where(conditions.length > 0 ? and(...conditions) : sql`true`)
+    .where(and(...conditions))
     .orderBy(desc(executions.createdAt), desc(executions.id))
     .limit(opts.limit + 1);
 }
@@ -229,4 +234,13 @@ export async function findExecutionsMissingReceipts(db: Queryable, olderThanMs: 
     )
     .limit(limit);
   return rows.map((r) => r.id);
+}
+
+/** Executions of a tenant not yet finished: what the concurrency quota counts. */
+export async function countActiveExecutions(db: Queryable, tenantId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(executions)
+    .where(and(eq(executions.tenantId, tenantId), inArray(executions.status, ['pending', 'running'])));
+  return row?.n ?? 0;
 }

@@ -88,22 +88,28 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
     throw new AppError('PAYLOAD_TOO_LARGE', `inputs are ${inputBytes} bytes; the limit is ${deps.config.MC_MAX_INPUT_BYTES}`, { issues: [{ path: 'inputs', message: 'too large' }] });
   }
   if (input.idempotencyKey) {
-    const existing = await repo.findExecutionByIdempotencyKey(deps.db, input.idempotencyKey);
-    if (existing) return { execution: await sameRequestOrConflict(deps, existing, input), created: false };
+    const existing = await repo.findExecutionByIdempotencyKey(deps.db, actor.tenantId, input.idempotencyKey);
+    if (existing) return { execution: await sameRequestOrConflict(deps, existing, input, actor), created: false };
   }
-  const wf = await findWorkflow(deps.db, input.workflowId);
+  const wf = await findWorkflow(deps.db, input.workflowId, { tenantId: actor.tenantId });
   if (!wf) throw new AppError('NOT_FOUND', `workflow ${input.workflowId} not found`);
   if (wf.status !== 'published') {
     throw new AppError('CONFLICT', `workflow ${wf.name}@${wf.version} is a draft; publish it before executing`, { details: { workflowId: wf.id, status: wf.status } });
   }
   const manifest = wf.manifest as Manifest;
   const region = input.region ?? wf.region;
+  // Checked before the insert, so two starts racing at the limit may both pass: a quota, not a lock.
+  const active = await repo.countActiveExecutions(deps.db, actor.tenantId);
+  if (active >= deps.config.MC_QUOTA_CONCURRENT_EXECUTIONS) {
+    throw new AppError('RATE_LIMITED', `quota: this tenant has ${active} executions in flight; the limit is ${deps.config.MC_QUOTA_CONCURRENT_EXECUTIONS}`, { retryAfterSeconds: 5 });
+  }
   // Always evaluated here, whatever a plan said: the server is where policy holds.
   const outcome = await evaluateExecute(deps, actor, { ...wf, manifest }, { region, inputs: input.inputs });
   if (!outcome.allowed) await refuse(deps, outcome);
 
   const inserted = await deps.db.transaction(async (tx) => {
     const row = await repo.insertExecution(tx, {
+      tenantId: actor.tenantId,
       workflowId: wf.id,
       status: 'pending',
       region,
@@ -122,6 +128,7 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
       tx,
       manifest.tasks.map((t) => ({
         executionId: row.id,
+        tenantId: actor.tenantId,
         taskId: t.id,
         uses: t.uses,
         runnerClass: t.runnerClass,
@@ -132,6 +139,7 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
     await recordDecisions(tx, outcome, row.id);
     await appendAuditEvents(tx, [
       {
+        tenantId: actor.tenantId,
         type: 'mc.execution.started',
         actor: { sub: actor.sub, ...(actor.ip ? { ip: actor.ip } : {}) },
         subject: { workflowId: wf.id, executionId: row.id },
@@ -141,8 +149,8 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
     return row;
   });
   if (!inserted) {
-    const existing = await repo.findExecutionByIdempotencyKey(deps.db, input.idempotencyKey!);
-    return { execution: await sameRequestOrConflict(deps, existing!, input), created: false };
+    const existing = await repo.findExecutionByIdempotencyKey(deps.db, actor.tenantId, input.idempotencyKey!);
+    return { execution: await sameRequestOrConflict(deps, existing!, input, actor), created: false };
   }
   const roots = manifest.tasks.filter((t) => t.needs.length === 0);
   try {
@@ -154,20 +162,20 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
     // The execution is committed: the worker's sweeper enqueues its queued steps once Redis is back.
     deps.logger.warn({ err: e, 'exec.id': inserted.id }, 'enqueue failed; the sweeper will retry');
   }
-  return { execution: await getExecution(deps, inserted.id), created: true };
+  return { execution: await getExecution(deps, inserted.id, actor), created: true };
 }
 
-async function sameRequestOrConflict(deps: Deps, existing: repo.ExecutionRow, input: z.output<typeof startExecutionInputSchema>): Promise<ExecutionView> {
+async function sameRequestOrConflict(deps: Deps, existing: repo.ExecutionRow, input: z.output<typeof startExecutionInputSchema>, actor: Actor): Promise<ExecutionView> {
   if (existing.workflowId !== input.workflowId || existing.inputsDigest !== digestOf(input.inputs)) {
     throw new AppError('CONFLICT', 'this idempotencyKey was already used for a different request (workflow or inputs differ); use a new key', {
       details: { executionId: existing.id },
     });
   }
-  return getExecution(deps, existing.id);
+  return getExecution(deps, existing.id, actor);
 }
 
-export async function getExecution(deps: Deps, id: string): Promise<ExecutionView> {
-  const row = await repo.findExecution(deps.db, id);
+export async function getExecution(deps: Deps, id: string, actor: Pick<Actor, 'tenantId'>): Promise<ExecutionView> {
+  const row = await repo.findExecution(deps.db, id, actor.tenantId);
   if (!row) throw new AppError('NOT_FOUND', `execution ${id} not found`);
   const [wf, steps, receipt, decisions] = await Promise.all([
     findWorkflow(deps.db, row.workflowId),
@@ -199,8 +207,8 @@ export async function getExecution(deps: Deps, id: string): Promise<ExecutionVie
   };
 }
 
-export async function listExecutions(deps: Deps, input: z.output<typeof executionListInputSchema>): Promise<Page<ExecutionSummary>> {
-  const rows = await repo.listExecutions(deps.db, { limit: input.limit, after: decodeCursor(input.cursor), workflowId: input.workflowId, status: input.status });
+export async function listExecutions(deps: Deps, input: z.output<typeof executionListInputSchema>, actor: Pick<Actor, 'tenantId'>): Promise<Page<ExecutionSummary>> {
+  const rows = await repo.listExecutions(deps.db, { tenantId: actor.tenantId, limit: input.limit, after: decodeCursor(input.cursor), workflowId: input.workflowId, status: input.status });
   const flat = rows.map((r) => ({ ...r.execution, wf: { name: r.workflowName, version: r.workflowVersion } }));
   return toPage(flat, input.limit, (r) => summaryOf(r, r.wf));
 }
@@ -216,8 +224,8 @@ export interface LogLine {
 }
 
 /** Step logs (already redacted when written), oldest first. */
-export async function executionLogs(deps: Deps, id: string, opts: { after?: number; limit?: number } = {}): Promise<LogLine[]> {
-  const exists = await repo.findExecution(deps.db, id);
+export async function executionLogs(deps: Deps, id: string, actor: Pick<Actor, 'tenantId'>, opts: { after?: number; limit?: number } = {}): Promise<LogLine[]> {
+  const exists = await repo.findExecution(deps.db, id, actor.tenantId);
   if (!exists) throw new AppError('NOT_FOUND', `execution ${id} not found`);
   const rows = await repo.findLogs(deps.db, id, opts.after ?? 0, Math.min(opts.limit ?? 1000, 10_000));
   return rows.map((r) => ({ id: r.id, ts: r.ts.toISOString(), level: r.level, taskId: r.taskId, attempt: r.attempt, message: r.message, data: r.data }));

@@ -1,6 +1,6 @@
 import { canonicalJson, digestOf, sha256Hex } from '@mc/shared/canonical-json';
 import type { Manifest, Task } from '@mc/shared/manifest';
-import { expandTemplates, referencedTasks, TemplateError } from '@mc/shared/templates';
+import { expandTemplates, referencedSecrets, referencedTasks, TemplateError } from '@mc/shared/templates';
 import { isKnownPackage, taskPackages } from '@mc/shared/task-packages';
 import { redact } from '@mc/shared/redaction';
 import type { Deps } from '../deps.ts';
@@ -25,7 +25,15 @@ export interface StepContext {
   /** sha256(scope, manifest digest, task id, input): spec §11, scoped by the execution's idempotency token. */
   idempotencyKey: string;
   storedResult: { output: unknown; outputDigest: string } | null;
+  /** The secret values expanded into `input`: mask them out of everything stored (output, logs, errors). */
+  secretValues: string[];
 }
+
+/**
+ * How the worker lends `beginStep` its secret provider (server code never imports the worker):
+ * the values for the given names that exist; a missing one fails the step as `secret NAME is not set`.
+ */
+export type SecretResolver = (names: string[]) => Promise<Record<string, string>>;
 
 export class PermanentStepError extends Error {}
 
@@ -46,7 +54,12 @@ export function taskIdempotencyKey(scope: string, manifestDigest: string, taskId
 }
 
 /** Claims the step for this delivery and gathers what running it needs; null for a delivery to ignore. */
-export async function beginStep(deps: Pick<Deps, 'db'>, executionId: string, taskId: string): Promise<StepContext | null> {
+export async function beginStep(
+  deps: Pick<Deps, 'db'>,
+  executionId: string,
+  taskId: string,
+  opts: { resolveSecrets?: SecretResolver } = {},
+): Promise<StepContext | null> {
   const step = await repo.claimStep(deps.db, executionId, taskId);
   if (!step) return null;
   const started = await repo.markExecutionStarted(deps.db, executionId);
@@ -57,12 +70,20 @@ export async function beginStep(deps: Pick<Deps, 'db'>, executionId: string, tas
   if (!task) throw new PermanentStepError(`task ${taskId} is not in the workflow's manifest`);
   const upstream = referencedTasks(task.with);
   const outputs = await repo.findOutputs(deps.db, executionId, upstream);
+  const secretNames = referencedSecrets(task.with);
+  // Resolved here, in the worker's process, at run time; the values are never written anywhere.
+  const secrets = secretNames.length > 0 && opts.resolveSecrets ? await opts.resolveSecrets(secretNames) : {};
+  const scope = {
+    inputs: execution.inputs as Record<string, unknown>,
+    tasks: Object.fromEntries([...outputs].map(([id, output]) => [id, { output }])),
+  };
   let input: Record<string, unknown>;
+  // Spec §11 key material without secret values: a digest of a secret must not leave as `Idempotency-Key`,
+  // and rotating a secret must not turn a retry into a second action.
+  let keyInput: unknown = null;
   try {
-    input = expandTemplates(task.with, {
-      inputs: execution.inputs as Record<string, unknown>,
-      tasks: Object.fromEntries([...outputs].map(([id, output]) => [id, { output }])),
-    }) as Record<string, unknown>;
+    input = expandTemplates(task.with, { ...scope, secrets }) as Record<string, unknown>;
+    if (secretNames.length > 0) keyInput = expandTemplates(task.with, { ...scope, secrets: Object.fromEntries(secretNames.map((n) => [n, `\${{ secrets.${n} }}`])) });
   } catch (e) {
     if (e instanceof TemplateError) throw new PermanentStepError(`with: ${e.message}`);
     throw e;
@@ -73,7 +94,7 @@ export async function beginStep(deps: Pick<Deps, 'db'>, executionId: string, tas
     const issue = parsed.error.issues[0];
     throw new PermanentStepError(`with.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
-  const idempotencyKey = taskIdempotencyKey(idempotencyScope(execution), plan.manifestDigest, taskId, parsed.data);
+  const idempotencyKey = taskIdempotencyKey(idempotencyScope(execution), plan.manifestDigest, taskId, secretNames.length > 0 ? keyInput : parsed.data);
   const stored = await repo.findTaskResult(deps.db, idempotencyKey);
   return {
     execution,
@@ -83,6 +104,7 @@ export async function beginStep(deps: Pick<Deps, 'db'>, executionId: string, tas
     input: parsed.data,
     idempotencyKey,
     storedResult: stored ? { output: stored.output, outputDigest: stored.outputDigest } : null,
+    secretValues: Object.values(secrets),
   };
 }
 
@@ -95,6 +117,7 @@ export interface Transition {
 export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, output: unknown, opts: { fromStore: boolean }): Promise<Transition> {
   const result = ctx.storedResult ?? (await repo.insertTaskResult(deps.db, {
     idempotencyKey: ctx.idempotencyKey,
+    tenantId: ctx.execution.tenantId,
     executionId: ctx.execution.id,
     taskId: ctx.task.id,
     output: output ?? null,
@@ -153,10 +176,11 @@ export async function applyTransition(deps: Pick<Deps, 'queues'>, t: Transition,
 
 export async function appendStepLog(
   deps: Pick<Deps, 'db'>,
-  entry: { executionId: string; taskId: string; attempt: number; level: 'info' | 'warn' | 'error'; message: string; data?: unknown },
+  entry: { tenantId: string; executionId: string; taskId: string; attempt: number; level: 'info' | 'warn' | 'error'; message: string; data?: unknown },
 ): Promise<void> {
   await repo.appendLogs(deps.db, [
     {
+      tenantId: entry.tenantId,
       executionId: entry.executionId,
       taskId: entry.taskId,
       attempt: entry.attempt,

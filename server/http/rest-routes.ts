@@ -1,63 +1,137 @@
 import { Elysia } from 'elysia';
+import type { z } from 'zod';
+import type { Actor } from '@mc/shared/actor';
 import { auditListInputSchema, executionListInputSchema, workflowListInputSchema } from '@mc/shared/api';
 import { AppError, validationError } from '@mc/shared/errors';
-import { traceContextFrom } from '@mc/shared/trace-context';
-import { resolveActor } from '../auth/actor.ts';
-import type { Deps } from '../deps.ts';
+import { traceContextFrom, type TraceContext } from '@mc/shared/trace-context';
 import * as audit from '../audit/service.ts';
+import { admit } from '../auth/admit.ts';
+import type { AccessRule } from '../auth/authorize.ts';
+import type { Deps } from '../deps.ts';
 import * as executions from '../executions/service.ts';
+import * as identity from '../identity/service.ts';
 import * as receipts from '../receipts/service.ts';
 import * as workflows from '../workflows/service.ts';
+import { sessionCookieName } from './session-cookie.ts';
+
+export interface PublicRequest {
+  headers: Headers;
+  trace: TraceContext;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  body: unknown;
+  set: { status?: number | string; headers: Record<string, string | number> };
+}
+
+export interface RestRequest extends PublicRequest {
+  actor: Actor;
+}
+
+/** A route and who may call it; the access pack decides before the handler runs. */
+export type RestRoute = { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string } & (
+  | { access: 'public'; handler: (req: PublicRequest) => unknown }
+  | { access: Exclude<AccessRule, 'public'>; handler: (req: RestRequest) => unknown }
+);
+
+const id = (req: RestRequest, what: string) => workflows.parseId(req.params.id, what);
 
 /**
- * The spec's REST paths. Each handler is one service call — the same calls the tRPC procedures
- * make — so the two APIs cannot drift apart.
+ * The spec's REST paths (and the rest of the API over REST), as a table: each entry's access rule
+ * is checked before its handler, and each handler is one service call — the same calls the tRPC
+ * procedures make — so the two APIs cannot drift apart.
  */
-export function restRoutes(deps: Deps) {
-  return new Elysia({ name: 'mc-rest', prefix: '/api' })
-    .derive(({ request, server }) => ({
-      actor: resolveActor(request, server?.requestIP(request)?.address),
-      trace: traceContextFrom(request.headers.get('traceparent')),
-    }))
-    .post('/workflows', async ({ body, actor, set }) => {
-      set.status = 201;
-      return workflows.createWorkflow(deps, body, actor);
-    })
-    .get('/workflows', ({ query }) => workflows.listWorkflows(deps, parseQuery(workflowListInputSchema, query)))
-    .get('/workflows/:id', ({ params }) => workflows.getWorkflow(deps, workflows.parseId(params.id, 'workflow id')))
-    .put('/workflows/:id', ({ params, body }) => workflows.updateDraft(deps, workflows.parseId(params.id, 'workflow id'), body))
-    .post('/workflows/:id/publish', ({ params, actor }) => workflows.publishWorkflow(deps, workflows.parseId(params.id, 'workflow id'), actor))
-    .post('/workflows/:id/plan', ({ params, body, actor }) =>
-      workflows.planWorkflow(deps, { ...(body && typeof body === 'object' ? body : {}), id: workflows.parseId(params.id, 'workflow id') }, actor),
-    )
-    .post('/executions', async ({ body, actor, trace, set }) => {
-      const { execution, created } = await executions.startExecution(deps, body, actor, { traceId: trace.traceId, traceparent: trace.traceparent });
-      set.status = created ? 201 : 200;
-      set.headers.location = `/api/executions/${execution.id}`;
-      return execution;
-    })
-    .get('/executions', ({ query }) => executions.listExecutions(deps, parseQuery(executionListInputSchema, query)))
-    .get('/executions/:id', ({ params }) => executions.getExecution(deps, workflows.parseId(params.id, 'execution id')))
-    .get('/executions/:id/receipt', ({ params, query }) => {
-      const waitMs = query.waitMs === undefined ? undefined : Number(query.waitMs);
-      if (waitMs !== undefined && (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > 300_000)) {
-        throw new AppError('VALIDATION', 'waitMs must be an integer from 0 to 300000', { issues: [{ path: 'waitMs', message: 'out of range' }] });
-      }
-      return receipts.getReceipt(deps, workflows.parseId(params.id, 'execution id'), waitMs);
-    })
-    .post('/executions/:id/receipt/verify', ({ params }) => receipts.verifyReceipt(deps, workflows.parseId(params.id, 'execution id')))
-    .get('/executions/:id/logs', async ({ params, set }) => {
-      const lines = await executions.executionLogs(deps, workflows.parseId(params.id, 'execution id'));
-      set.headers['content-type'] = 'application/x-ndjson';
-      return lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length > 0 ? '\n' : '');
-    })
-    .get('/keys', () => receipts.publicKeys(deps))
-    .get('/audit/events', ({ query }) => audit.listAuditEvents(deps, parseQuery(auditListInputSchema, query)))
-    .post('/audit/verify', () => audit.verifyAudit(deps));
+export function restRouteTable(deps: Deps): RestRoute[] {
+  return [
+    { method: 'POST', path: '/workflows', access: 'create', handler: (r) => ((r.set.status = 201), workflows.createWorkflow(deps, r.body, r.actor)) },
+    { method: 'GET', path: '/workflows', access: 'read', handler: (r) => workflows.listWorkflows(deps, parseQuery(workflowListInputSchema, r.query), r.actor) },
+    { method: 'GET', path: '/workflows/:id', access: 'read', handler: (r) => workflows.getWorkflow(deps, id(r, 'workflow id'), r.actor) },
+    { method: 'PUT', path: '/workflows/:id', access: 'create', handler: (r) => workflows.updateDraft(deps, id(r, 'workflow id'), r.body, r.actor) },
+    { method: 'POST', path: '/workflows/:id/publish', access: 'publish', handler: (r) => workflows.publishWorkflow(deps, id(r, 'workflow id'), r.actor) },
+    {
+      method: 'POST',
+      path: '/workflows/:id/plan',
+      access: 'plan',
+      handler: (r) => workflows.planWorkflow(deps, { ...(r.body && typeof r.body === 'object' ? r.body : {}), id: id(r, 'workflow id') }, r.actor),
+    },
+    {
+      method: 'POST',
+      path: '/executions',
+      access: 'execute',
+      handler: async (r) => {
+        const { execution, created } = await executions.startExecution(deps, r.body, r.actor, { traceId: r.trace.traceId, traceparent: r.trace.traceparent });
+        r.set.status = created ? 201 : 200;
+        r.set.headers.location = `/api/executions/${execution.id}`;
+        return execution;
+      },
+    },
+    { method: 'GET', path: '/executions', access: 'read', handler: (r) => executions.listExecutions(deps, parseQuery(executionListInputSchema, r.query), r.actor) },
+    { method: 'GET', path: '/executions/:id', access: 'read', handler: (r) => executions.getExecution(deps, id(r, 'execution id'), r.actor) },
+    {
+      method: 'GET',
+      path: '/executions/:id/receipt',
+      access: 'read',
+      handler: (r) => {
+        const waitMs = r.query.waitMs === undefined ? undefined : Number(r.query.waitMs);
+        if (waitMs !== undefined && (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > 300_000)) {
+          throw new AppError('VALIDATION', 'waitMs must be an integer from 0 to 300000', { issues: [{ path: 'waitMs', message: 'out of range' }] });
+        }
+        return receipts.getReceipt(deps, id(r, 'execution id'), r.actor, waitMs);
+      },
+    },
+    { method: 'POST', path: '/executions/:id/receipt/verify', access: 'read', handler: (r) => receipts.verifyReceipt(deps, id(r, 'execution id'), r.actor) },
+    {
+      method: 'GET',
+      path: '/executions/:id/logs',
+      access: 'read',
+      handler: async (r) => {
+        const lines = await executions.executionLogs(deps, id(r, 'execution id'), r.actor);
+        r.set.headers['content-type'] = 'application/x-ndjson';
+        return lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length > 0 ? '\n' : '');
+      },
+    },
+    { method: 'GET', path: '/keys', access: 'public', handler: () => receipts.publicKeys(deps) },
+    { method: 'GET', path: '/audit/events', access: 'read', handler: (r) => audit.listAuditEvents(deps, parseQuery(auditListInputSchema, r.query), r.actor) },
+    { method: 'POST', path: '/audit/verify', access: 'admin', handler: () => audit.verifyAudit(deps) },
+    { method: 'GET', path: '/me', access: 'read', handler: (r) => ({ sub: r.actor.sub, role: r.actor.role, tenant: r.actor.tenantName, method: r.actor.method }) },
+    {
+      // For browser pages that cannot send a header (bull-board at /queues): the caller's own
+      // bearer token as an HttpOnly, SameSite=Strict cookie scoped to that path.
+      method: 'POST',
+      path: '/session',
+      access: 'read',
+      handler: (r) => {
+        const token = /^Bearer\s+(\S+)$/i.exec(r.headers.get('authorization') ?? '')?.[1];
+        if (!token) throw new AppError('VALIDATION', 'a session is made from an Authorization: Bearer header');
+        r.set.headers['set-cookie'] = `${sessionCookieName}=${encodeURIComponent(token)}; Path=/queues; HttpOnly; SameSite=Strict; Max-Age=43200`;
+        return { ok: true };
+      },
+    },
+    { method: 'DELETE', path: '/session', access: 'public', handler: (r) => ((r.set.headers['set-cookie'] = `${sessionCookieName}=; Path=/queues; HttpOnly; SameSite=Strict; Max-Age=0`), { ok: true }) },
+    { method: 'POST', path: '/tokens', access: 'admin', handler: (r) => ((r.set.status = 201), identity.createToken(deps, r.body, r.actor)) },
+    { method: 'GET', path: '/tokens', access: 'admin', handler: (r) => identity.listTokens(deps, r.actor) },
+    { method: 'DELETE', path: '/tokens/:id', access: 'admin', handler: (r) => identity.revokeToken(deps, id(r, 'token id'), r.actor) },
+    { method: 'POST', path: '/tenants', access: 'admin', handler: (r) => ((r.set.status = 201), identity.createTenant(deps, r.body, r.actor)) },
+    { method: 'GET', path: '/tenants', access: 'admin', handler: (r) => identity.listTenants(deps, r.actor) },
+  ];
+}
+
+export function restRoutes(deps: Deps, table: RestRoute[] = restRouteTable(deps)) {
+  const app = new Elysia({ name: 'mc-rest', prefix: '/api' });
+  for (const route of table) {
+    app.route(route.method, route.path, async ({ request, server, params, query, body, set }) => {
+      const ip = server?.requestIP(request)?.address;
+      const trace = traceContextFrom(request.headers.get('traceparent'));
+      const req = { headers: request.headers, trace, params: params as Record<string, string>, query: query as Record<string, string | undefined>, body, set: set as RestRequest['set'] };
+      if (route.access === 'public') return route.handler(req);
+      const actor = await admit(deps, request, ip, route.access);
+      return route.handler({ ...req, actor });
+    });
+  }
+  return app;
 }
 
 /** Query strings arrive as text: numbers are coerced before the shared schema validates them. */
-function parseQuery<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, query: Record<string, string | undefined>): T {
+function parseQuery<T>(schema: z.ZodType<T>, query: Record<string, string | undefined>): T {
   const coerced = Object.fromEntries(Object.entries(query).map(([k, v]) => [k, (k === 'limit' || k === 'after') && v !== undefined && /^\d+$/.test(v) ? Number(v) : v]));
   const parsed = schema.safeParse(coerced);
   if (!parsed.success) throw validationError(parsed.error, 'query');

@@ -1,4 +1,4 @@
-import { and, gte, sql } from 'drizzle-orm';
+import { and, eq, gte, sql } from 'drizzle-orm';
 import type { Actor } from '@mc/shared/actor';
 import { digestOf } from '@mc/shared/canonical-json';
 import { AppError } from '@mc/shared/errors';
@@ -52,7 +52,7 @@ function policyWorkflow(wf: WorkflowFacts, withTasks: boolean) {
   };
 }
 
-const policyActor = (actor: Actor) => ({ sub: actor.sub, role: actor.role });
+const policyActor = (actor: Actor) => ({ sub: actor.sub, role: actor.role, tenant: actor.tenantName });
 
 async function decideAll(deps: Deps, inputs: [PolicyPack, unknown][]): Promise<EvaluatedDecision[]> {
   const decisions = await Promise.all(inputs.map(async ([pack, input]) => ({ ...(await deps.pdp.decide(pack, input)), inputDigest: digestOf(input) })));
@@ -70,13 +70,13 @@ export function estimateRunCostUsd(manifest: Manifest): number {
   return manifest.tasks.reduce((sum, t) => sum + (isKnownPackage(t.uses) ? Number(taskPackages[t.uses].costUsd) : 0), 0);
 }
 
-/** Spend in the rolling window: finished runs at their cost, unfinished ones at their estimate. */
-async function windowSpendUsd(db: Queryable, windowHours: number): Promise<number> {
+/** The tenant's spend in the rolling window: finished runs at their cost, unfinished ones at their estimate. */
+async function windowSpendUsd(db: Queryable, tenantId: string, windowHours: number): Promise<number> {
   const since = new Date(Date.now() - windowHours * 3_600_000);
   const [row] = await db
     .select({ total: sql<string>`coalesce(sum(case when ${executions.finishedAt} is null then ${executions.costEstimateUsd} else ${executions.costUsd} end), 0)` })
     .from(executions)
-    .where(and(gte(executions.createdAt, since)));
+    .where(and(eq(executions.tenantId, tenantId), gte(executions.createdAt, since)));
   return Number(row?.total ?? 0);
 }
 
@@ -110,7 +110,7 @@ export async function evaluateExecute(
         budget: {
           runCostUsd,
           perRunLimitUsd: deps.config.MC_BUDGET_PER_RUN_USD,
-          tenantWindowCostUsd: await windowSpendUsd(deps.db, deps.config.MC_BUDGET_WINDOW_HOURS),
+          tenantWindowCostUsd: await windowSpendUsd(deps.db, actor.tenantId, deps.config.MC_BUDGET_WINDOW_HOURS),
           tenantWindowLimitUsd: deps.config.MC_BUDGET_TENANT_WINDOW_USD,
           windowHours: deps.config.MC_BUDGET_WINDOW_HOURS,
         },
@@ -125,6 +125,7 @@ export async function recordDecisions(tx: Queryable, outcome: PolicyOutcome, exe
   await insertDecisions(
     tx,
     outcome.decisions.map((d) => ({
+      tenantId: outcome.actor.tenantId,
       decisionId: d.decisionId,
       pack: d.pack,
       allow: d.allow,
@@ -143,6 +144,7 @@ export async function recordDecisions(tx: Queryable, outcome: PolicyOutcome, exe
   await appendAuditEvents(
     tx,
     outcome.decisions.map((d) => ({
+      tenantId: outcome.actor.tenantId,
       type: 'mc.policy.decision' as const,
       actor: { sub: outcome.actor.sub, ...(outcome.actor.ip ? { ip: outcome.actor.ip } : {}) },
       subject: { workflowId: outcome.workflowId, ...(executionId ? { executionId } : {}) },

@@ -4,6 +4,24 @@ import { Redis } from 'ioredis';
  * BullMQ wants two kinds of connection (its production guide): producers fail fast so an API
  * call never hangs on a Redis outage, while workers retry forever and resume by themselves.
  */
+/**
+ * Resolves once the connection is ready, or after `timeoutMs` either way: a fail-fast connection
+ * rejects commands until then, and a process should still start (and answer 503) while Redis is down.
+ */
+export async function settleConnection(redis: Redis, timeoutMs = 5_000): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(false), timeoutMs);
+    const onReady = () => done(true);
+    function done(ready: boolean) {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    }
+    redis.once('ready', onReady);
+  });
+}
+
 export function createRedisConnection(url: string, role: 'producer' | 'worker' | 'client'): Redis {
   return new Redis(url, {
     maxRetriesPerRequest: role === 'worker' ? null : 1,

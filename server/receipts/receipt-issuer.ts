@@ -102,6 +102,7 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
   await deps.db.transaction(async (tx) => {
     const inserted = await repo.insertReceipt(tx, {
       executionId,
+      tenantId: execution.tenantId,
       receiptJson: verification.statement,
       digest: verification.digest,
       signature,
@@ -115,6 +116,7 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
       receiptsSignedTotal.inc({ status: execution.status });
       await appendAuditEvents(tx, [
         {
+          tenantId: execution.tenantId,
           type: 'mc.execution.receipt.signed',
           actor: { sub: `runner:${runner.id}` },
           subject: { workflowId: workflow.id, executionId },

@@ -1,5 +1,6 @@
 import { AppError } from '@mc/shared/errors';
 import { verifyReceiptBundle } from '@mc/shared/receipt-verification';
+import type { Actor } from '@mc/shared/actor';
 import type { Deps } from '../deps.ts';
 import { findExecution } from '../executions/repository.ts';
 import * as repo from './repository.ts';
@@ -18,14 +19,15 @@ export interface ReceiptResponse {
  * The receipt of an execution. For one still in flight, waits (bounded) for it rather than
  * failing, so a script can start and then fetch in two calls.
  */
-export async function getReceipt(deps: Deps, executionId: string, waitMs = deps.config.MC_RECEIPT_WAIT_MS): Promise<ReceiptResponse> {
+export async function getReceipt(deps: Deps, executionId: string, actor: Pick<Actor, 'tenantId'>, waitMs = deps.config.MC_RECEIPT_WAIT_MS): Promise<ReceiptResponse> {
   const deadline = Date.now() + waitMs;
   let delay = 25;
   for (;;) {
+    // The execution first: a receipt is only found through an execution of the caller's tenant.
+    const execution = await findExecution(deps.db, executionId, actor.tenantId);
+    if (!execution) throw new AppError('NOT_FOUND', `execution ${executionId} not found`);
     const row = await repo.findReceipt(deps.db, executionId);
     if (row) return { ...(await readStored(deps, row)), verified: row.verified };
-    const execution = await findExecution(deps.db, executionId);
-    if (!execution) throw new AppError('NOT_FOUND', `execution ${executionId} not found`);
     if (Date.now() >= deadline) {
       throw new AppError('TIMEOUT', `no receipt yet: execution ${executionId} is ${execution.status}; retry later`, {
         details: { status: execution.status },
@@ -53,12 +55,10 @@ export interface ReceiptVerificationResult {
 }
 
 /** Re-reads the stored bundle and verifies it now, against this server's public key(s). */
-export async function verifyReceipt(deps: Deps, executionId: string): Promise<ReceiptVerificationResult> {
+export async function verifyReceipt(deps: Deps, executionId: string, actor: Pick<Actor, 'tenantId'>): Promise<ReceiptVerificationResult> {
+  if (!(await findExecution(deps.db, executionId, actor.tenantId))) throw new AppError('NOT_FOUND', `execution ${executionId} not found`);
   const row = await repo.findReceipt(deps.db, executionId);
-  if (!row) {
-    if (!(await findExecution(deps.db, executionId))) throw new AppError('NOT_FOUND', `execution ${executionId} not found`);
-    throw new AppError('NOT_FOUND', `execution ${executionId} has no receipt yet`);
-  }
+  if (!row) throw new AppError('NOT_FOUND', `execution ${executionId} has no receipt yet`);
   const bytes = await deps.objectStore.getObject(row.bucket, row.objectKey);
   const keys = [{ keyId: deps.signingKey.keyId, publicKeyPem: deps.signingKey.publicKeyPem }];
   if (!bytes) return { executionId, verified: false, digest: row.digest, keyId: row.keyId, reason: `stored object ${row.storedUri} is missing` };

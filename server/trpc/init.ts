@@ -1,27 +1,39 @@
 import { initTRPC } from '@trpc/server';
 import superjson from 'superjson';
 import type { Actor } from '@mc/shared/actor';
+import { AppError } from '@mc/shared/errors';
 import type { TraceContext } from '@mc/shared/trace-context';
+import { admit } from '../auth/admit.ts';
+import type { AccessRule } from '../auth/authorize.ts';
 import type { Deps } from '../deps.ts';
 import { toAppError, toTrpcError, errorBody } from '../http/error-mapping.ts';
 
 export interface TrpcContext {
   deps: Deps;
-  actor: Actor;
+  request: Request;
+  ip: string | undefined;
   trace: TraceContext;
 }
 
-const t = initTRPC.context<TrpcContext>().create({
-  transformer: superjson,
-  // Never a stack trace in a response; the domain error's code, issues and details instead.
-  isDev: false,
-  errorFormatter({ shape, error }) {
-    const app = toAppError(error.cause ?? error);
-    const body = errorBody(app).error;
-    const { stack: _stack, ...data } = shape.data as typeof shape.data & { stack?: string };
-    return { ...shape, message: app.code === 'INTERNAL' ? 'internal error' : shape.message, data: { ...data, appCode: body.code, issues: body.issues ?? [], details: body.details ?? {} } };
-  },
-});
+/** Every procedure declares who may call it; the authorization middleware refuses one that does not. */
+export interface ProcedureMeta {
+  access: AccessRule;
+}
+
+const t = initTRPC
+  .context<TrpcContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    transformer: superjson,
+    // Never a stack trace in a response; the domain error's code, issues and details instead.
+    isDev: false,
+    errorFormatter({ shape, error }) {
+      const app = toAppError(error.cause ?? error);
+      const body = errorBody(app).error;
+      const { stack: _stack, ...data } = shape.data as typeof shape.data & { stack?: string };
+      return { ...shape, message: app.code === 'INTERNAL' ? 'internal error' : shape.message, data: { ...data, appCode: body.code, issues: body.issues ?? [], details: body.details ?? {} } };
+    },
+  });
 
 /** Every procedure passes here: domain errors become tRPC errors with the mapped code; the unexpected is logged. */
 const errorBoundary = t.middleware(async ({ ctx, next, path }) => {
@@ -35,6 +47,22 @@ const errorBoundary = t.middleware(async ({ ctx, next, path }) => {
   return result;
 });
 
+/** Authentication, then the access pack, before any handler; the actor reaches handlers through ctx. */
+const authorization = t.middleware(async ({ ctx, meta, next, path }) => {
+  if (!meta?.access) throw new AppError('INTERNAL', `procedure ${path} declares no access rule`);
+  if (meta.access === 'public') return next({ ctx: { actor: null as Actor | null } });
+  const actor = await admit(ctx.deps, ctx.request, ctx.ip, meta.access);
+  return next({ ctx: { actor } });
+});
+
 export const router = t.router;
-export const procedure = t.procedure.use(errorBoundary);
+export const publicProcedure = t.procedure.use(errorBoundary).use(authorization);
+/** A procedure for an authenticated, authorized caller: declare `.meta({ access })` on each. */
+export const procedure = t.procedure
+  .use(errorBoundary)
+  .use(authorization)
+  .use(({ ctx, next }) => {
+    if (!ctx.actor) throw new AppError('INTERNAL', 'a non-public procedure ran without an actor');
+    return next({ ctx: { actor: ctx.actor } });
+  });
 export const createCallerFactory = t.createCallerFactory;

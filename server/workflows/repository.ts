@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, or } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { workflows } from '../db/schema.ts';
 import type { CursorPosition } from '../http/cursor.ts';
@@ -7,18 +7,22 @@ export type WorkflowRow = typeof workflows.$inferSelect;
 export type NewWorkflowRow = typeof workflows.$inferInsert;
 
 export async function insertWorkflow(db: Queryable, row: NewWorkflowRow): Promise<WorkflowRow | null> {
-  const [inserted] = await db.insert(workflows).values(row).onConflictDoNothing({ target: [workflows.name, workflows.version] }).returning();
+  const [inserted] = await db.insert(workflows).values(row).onConflictDoNothing({ target: [workflows.tenantId, workflows.name, workflows.version] }).returning();
   return inserted ?? null;
 }
 
-export async function findWorkflow(db: Queryable, id: string, opts: { forUpdate?: boolean } = {}): Promise<WorkflowRow | null> {
-  const q = db.select().from(workflows).where(eq(workflows.id, id));
+/** `tenantId` scopes the lookup (every request path passes it); the worker, holding an execution, looks up by id alone. */
+export async function findWorkflow(db: Queryable, id: string, opts: { tenantId?: string; forUpdate?: boolean } = {}): Promise<WorkflowRow | null> {
+  const q = db
+    .select()
+    .from(workflows)
+    .where(opts.tenantId ? and(eq(workflows.id, id), eq(workflows.tenantId, opts.tenantId)) : eq(workflows.id, id));
   const [row] = opts.forUpdate ? await q.for('update') : await q;
   return row ?? null;
 }
 
-export async function findWorkflowByNameVersion(db: Queryable, name: string, version: string): Promise<WorkflowRow | null> {
-  const [row] = await db.select().from(workflows).where(and(eq(workflows.name, name), eq(workflows.version, version)));
+export async function findWorkflowByNameVersion(db: Queryable, tenantId: string, name: string, version: string): Promise<WorkflowRow | null> {
+  const [row] = await db.select().from(workflows).where(and(eq(workflows.tenantId, tenantId), eq(workflows.name, name), eq(workflows.version, version)));
   return row ?? null;
 }
 
@@ -30,9 +34,10 @@ export async function updateWorkflow(db: Queryable, id: string, values: Partial<
 
 export async function listWorkflows(
   db: Queryable,
-  opts: { limit: number; after: CursorPosition | null; name?: string | undefined; status?: 'draft' | 'published' | undefined },
+  opts: { tenantId: string; limit: number; after: CursorPosition | null; name?: string | undefined; status?: 'draft' | 'published' | undefined },
 ): Promise<WorkflowRow[]> {
   const conditions = [
+    eq(workflows.tenantId, opts.tenantId),
     opts.name ? eq(workflows.name, opts.name) : undefined,
     opts.status ? eq(workflows.status, opts.status) : undefined,
     opts.after
@@ -42,12 +47,15 @@ export async function listWorkflows(
   return db
     .select()
     .from(workflows)
-    .where(conditions.length > 0 ? and(...conditions) : sql`true`)
+    .where(and(...conditions))
     .orderBy(desc(workflows.createdAt), desc(workflows.id))
     .limit(opts.limit + 1);
 }
 
-export async function listPublishedVersions(db: Queryable, name: string): Promise<string[]> {
-  const rows = await db.select({ version: workflows.version }).from(workflows).where(and(eq(workflows.name, name), eq(workflows.status, 'published')));
+export async function listPublishedVersions(db: Queryable, tenantId: string, name: string): Promise<string[]> {
+  const rows = await db
+    .select({ version: workflows.version })
+    .from(workflows)
+    .where(and(eq(workflows.tenantId, tenantId), eq(workflows.name, name), eq(workflows.status, 'published')));
   return rows.map((r) => r.version);
 }

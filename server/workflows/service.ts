@@ -68,6 +68,7 @@ export function parseId(raw: unknown, what: string): string {
 export async function createWorkflow(deps: Deps, raw: unknown, actor: Actor): Promise<WorkflowView> {
   const manifest = parseManifest(deps, raw);
   const row = await repo.insertWorkflow(deps.db, {
+    tenantId: actor.tenantId,
     name: manifest.name,
     version: manifest.version,
     manifest,
@@ -76,7 +77,7 @@ export async function createWorkflow(deps: Deps, raw: unknown, actor: Actor): Pr
     createdBy: actor.sub,
   });
   if (!row) {
-    const existing = await repo.findWorkflowByNameVersion(deps.db, manifest.name, manifest.version);
+    const existing = await repo.findWorkflowByNameVersion(deps.db, actor.tenantId, manifest.name, manifest.version);
     throw new AppError('CONFLICT', `workflow ${manifest.name}@${manifest.version} already exists; versions are immutable, create a new version`, {
       details: existing ? { existingId: existing.id, status: existing.status } : {},
     });
@@ -85,10 +86,10 @@ export async function createWorkflow(deps: Deps, raw: unknown, actor: Actor): Pr
 }
 
 /** Replaces a draft's manifest. Published versions are immutable. */
-export async function updateDraft(deps: Deps, id: string, raw: unknown): Promise<WorkflowView> {
+export async function updateDraft(deps: Deps, id: string, raw: unknown, actor: Actor): Promise<WorkflowView> {
   const manifest = parseManifest(deps, raw);
   return deps.db.transaction(async (tx) => {
-    const row = await repo.findWorkflow(tx, id, { forUpdate: true });
+    const row = await repo.findWorkflow(tx, id, { tenantId: actor.tenantId, forUpdate: true });
     if (!row) throw new AppError('NOT_FOUND', `workflow ${id} not found`);
     if (row.status === 'published') {
       throw new AppError('CONFLICT', `workflow ${row.name}@${row.version} is published and cannot change; create a new version`);
@@ -108,21 +109,22 @@ export async function updateDraft(deps: Deps, id: string, raw: unknown): Promise
  * name is a rollback, which a change freeze still allows.
  */
 export async function publishWorkflow(deps: Deps, id: string, actor: Actor): Promise<WorkflowView> {
-  const draft = await repo.findWorkflow(deps.db, id);
+  const draft = await repo.findWorkflow(deps.db, id, { tenantId: actor.tenantId });
   if (!draft) throw new AppError('NOT_FOUND', `workflow ${id} not found`);
   if (draft.status === 'published') return view(draft);
-  const published = await repo.listPublishedVersions(deps.db, draft.name);
+  const published = await repo.listPublishedVersions(deps.db, actor.tenantId, draft.name);
   const isRollback = published.some((v) => compareSemver(v, draft.version) > 0);
   const outcome = await evaluatePublish(deps, actor, { ...draft, manifest: draft.manifest as Manifest }, isRollback);
   if (!outcome.allowed) await refuse(deps, outcome);
   return deps.db.transaction(async (tx) => {
-    const row = await repo.findWorkflow(tx, id, { forUpdate: true });
+    const row = await repo.findWorkflow(tx, id, { tenantId: actor.tenantId, forUpdate: true });
     if (!row) throw new AppError('NOT_FOUND', `workflow ${id} not found`);
     if (row.status === 'published') return view(row);
     const updated = await repo.updateWorkflow(tx, id, { status: 'published', publishedAt: new Date(), publishedBy: actor.sub });
     await recordDecisions(tx, outcome, null);
     await appendAuditEvents(tx, [
       {
+        tenantId: actor.tenantId,
         type: 'mc.workflow.published',
         actor: { sub: actor.sub, ...(actor.ip ? { ip: actor.ip } : {}) },
         subject: { workflowId: id },
@@ -152,7 +154,7 @@ export interface PlanView {
 export async function planWorkflow(deps: Deps, raw: unknown, actor: Actor): Promise<PlanView> {
   const parsed = planInputSchema.safeParse(raw);
   if (!parsed.success) throw validationError(parsed.error, 'plan request');
-  const row = await repo.findWorkflow(deps.db, parsed.data.id);
+  const row = await repo.findWorkflow(deps.db, parsed.data.id, { tenantId: actor.tenantId });
   if (!row) throw new AppError('NOT_FOUND', `workflow ${parsed.data.id} not found`);
   const manifest = row.manifest as Manifest;
   const region = parsed.data.region ?? row.region;
@@ -170,13 +172,13 @@ export async function planWorkflow(deps: Deps, raw: unknown, actor: Actor): Prom
   };
 }
 
-export async function getWorkflow(deps: Deps, id: string): Promise<WorkflowView> {
-  const row = await repo.findWorkflow(deps.db, id);
+export async function getWorkflow(deps: Deps, id: string, actor: Actor): Promise<WorkflowView> {
+  const row = await repo.findWorkflow(deps.db, id, { tenantId: actor.tenantId });
   if (!row) throw new AppError('NOT_FOUND', `workflow ${id} not found`);
   return view(row);
 }
 
-export async function listWorkflows(deps: Deps, input: z.output<typeof workflowListInputSchema>): Promise<Page<WorkflowSummary>> {
-  const rows = await repo.listWorkflows(deps.db, { limit: input.limit, after: decodeCursor(input.cursor), name: input.name, status: input.status });
+export async function listWorkflows(deps: Deps, input: z.output<typeof workflowListInputSchema>, actor: Actor): Promise<Page<WorkflowSummary>> {
+  const rows = await repo.listWorkflows(deps.db, { tenantId: actor.tenantId, limit: input.limit, after: decodeCursor(input.cursor), name: input.name, status: input.status });
   return toPage(rows, input.limit, summary);
 }

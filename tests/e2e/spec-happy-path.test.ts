@@ -11,7 +11,8 @@ beforeAll(async () => {
   stack = await startTestStack({}, { worker: false });
   const port = await freePort();
   api = `http://127.0.0.1:${port}`;
-  children.push(spawnMc('server/main.ts', { ...stack.env, PORT: String(port) }), spawnMc('worker/main.ts', stack.env));
+  // The spec's script sends no credentials: this server lets anonymous loopback callers act as admin.
+  children.push(spawnMc('server/main.ts', { ...stack.env, PORT: String(port), MC_ANONYMOUS_ROLE: 'admin' }), spawnMc('worker/main.ts', stack.env));
   await eventually(async () => (await fetch(`${api}/readyz`)).ok || null, { what: 'server to be ready', timeoutMs: 30_000 });
 });
 afterAll(async () => {

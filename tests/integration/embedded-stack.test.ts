@@ -88,10 +88,40 @@ describe('the embedded stack of ./dev/run start', () => {
     pg = await startEmbeddedPostgres({ dataDir: join(root, 'postgres'), port: pgPort });
     const after = postgres(pg.url, { max: 1 });
     try {
-      expect(await after`select v from kept`).toEqual([{ v: 'survives a restart' }]);
+      expect([...(await after`select v from kept`)]).toEqual([{ v: 'survives a restart' }]);
     } finally {
       await after.end();
     }
+  });
+
+  it('reuses a Postgres left running by a run that was killed before it could stop it', async () => {
+    await pg?.stop();
+    pg = null;
+    const dataDir = join(root, 'postgres');
+    const module = join(import.meta.dir, '../../dev/embedded-postgres.ts');
+    const killed = Bun.spawn([
+      process.execPath,
+      '-e',
+      `const { startEmbeddedPostgres } = await import(${JSON.stringify(module)});
+       await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)}, port: ${pgPort} });
+       process.kill(process.pid, 'SIGKILL');`,
+    ]);
+    expect(await killed.exited).not.toBe(0);
+    expect(await isPortFree(pgPort)).toBe(false); // the orphaned postmaster still serves
+
+    pg = await startEmbeddedPostgres({ dataDir, port: pgPort });
+    const sql = postgres(pg.url, { max: 1 });
+    try {
+      expect([...(await sql`select v from kept`)]).toEqual([{ v: 'survives a restart' }]);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it('refuses a Redis port already held by a Redis working in another dir', async () => {
+    await expect(startEmbeddedRedis({ dir: join(root, 'other-redis'), port: redisPort })).rejects.toThrow(
+      /already in use by a Redis serving/,
+    );
   });
 
   it('frees both ports when stopped', async () => {

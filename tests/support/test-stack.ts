@@ -5,6 +5,8 @@ import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import superjson from 'superjson';
 import { createApp, type App } from '@mc/server/app';
 import { createDeps } from '@mc/server/deps-factory';
+import { findTenantByName } from '@mc/server/identity/repository';
+import { bootstrapIdentity, createTenant, createToken } from '@mc/server/identity/service';
 import type { Deps } from '@mc/server/deps';
 import type { AppRouter } from '@mc/server/trpc/app-router';
 import { loadConfig, type Config } from '@mc/shared/config';
@@ -16,8 +18,14 @@ export interface TestStack {
   config: Config;
   env: Record<string, string>;
   app: App;
+  /** The bootstrap admin's token (default tenant); `trpc` and `rest` send it unless told otherwise. */
+  adminToken: string;
   trpc: ReturnType<typeof trpcClient>;
+  /** A typed client acting with another token. */
+  trpcAs(token: string | null): ReturnType<typeof trpcClient>;
   rest: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any; headers: Headers }>;
+  /** A token of the given role, in the given tenant (made if absent). */
+  tokenFor(role: 'admin' | 'operator' | 'composer' | 'viewer', tenant?: string): Promise<string>;
   startWorker(): WorkerRuntime;
   close(): Promise<void>;
 }
@@ -43,8 +51,10 @@ export function trpcClient(app: App, headers: Record<string, string> = {}) {
 export async function startTestStack(overrides: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<TestStack> {
   const database = await createTestDatabase();
   const dir = mkdtempSync(join(tmpdir(), 'mc-test-'));
+  const adminToken = `mc_test_${uniqueSuffix()}${uniqueSuffix()}`;
   const env: Record<string, string> = {
     NODE_ENV: 'test',
+    MC_BOOTSTRAP_TOKEN: adminToken,
     DATABASE_URL: database.url,
     REDIS_URL: testRedisUrl,
     MC_QUEUE_PREFIX: `mct${uniqueSuffix()}`,
@@ -60,7 +70,9 @@ export async function startTestStack(overrides: Record<string, string> = {}, opt
   };
   const config = loadConfig(env);
   const deps = await createDeps(config, 'test');
+  await bootstrapIdentity(deps);
   const app = createApp(deps);
+  const asActor = (token: string | null) => (token ? { authorization: `Bearer ${token}` } : ({} as Record<string, string>));
   const runtimes: WorkerRuntime[] = [];
   const startWorker = () => {
     const r = startWorkerRuntime(deps);
@@ -73,12 +85,21 @@ export async function startTestStack(overrides: Record<string, string> = {}, opt
     config,
     env,
     app,
-    trpc: trpcClient(app),
+    adminToken,
+    trpc: trpcClient(app, asActor(adminToken)),
+    trpcAs: (token) => trpcClient(app, asActor(token)),
+    async tokenFor(role, tenant = 'default') {
+      const admin = { sub: 'test', role: 'admin' as const, tenantId: '', tenantName: 'default', method: 'system' as const, stepUp: true };
+      const defaultTenant = (await findTenantByName(deps.db, 'default'))!;
+      if (tenant !== 'default' && !(await findTenantByName(deps.db, tenant))) await createTenant(deps, { name: tenant }, { ...admin, tenantId: defaultTenant.id });
+      const made = await createToken(deps, { name: `${role}-${tenant}`, role, tenant }, { ...admin, tenantId: defaultTenant.id });
+      return made.token;
+    },
     async rest(method, path, body, headers = {}) {
       const res = await app.handle(
         new Request(`http://mc.test${path}`, {
           method,
-          headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+          headers: { ...asActor(adminToken), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
           ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
         }),
       );

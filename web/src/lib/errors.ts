@@ -22,7 +22,7 @@ function stringsIn(v: unknown): string[] {
 function reasonsOf(details: unknown): string[] {
   if (!isRecord(details)) return [];
   const direct = stringsIn(details.reasons);
-  const decisions = Array.isArray(details.decisions) ? details.decisions : [];
+  const decisions = [...(Array.isArray(details.decisions) ? details.decisions : []), ...(Array.isArray(details.denials) ? details.denials : [])];
   const fromDecisions = decisions.flatMap((d) => (isRecord(d) && d.allow !== true ? stringsIn(d.reasons) : []));
   const single = typeof details.reason === 'string' ? [details.reason] : [];
   return [...new Set([...direct, ...fromDecisions, ...single])];

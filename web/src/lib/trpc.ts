@@ -2,13 +2,23 @@ import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import superjson from 'superjson';
 import type { AppRouter } from '@mc/server/trpc/app-router';
+import { getToken } from './auth-token.ts';
 
 /**
  * The dashboard's only way to the server: the typed tRPC client over `/trpc`. Because the type
  * comes from the server's router, a renamed field or input key fails `svelte-check`.
  */
 export const api = createTRPCClient<AppRouter>({
-  links: [httpBatchLink({ url: '/trpc', transformer: superjson })],
+  links: [
+    httpBatchLink({
+      url: '/trpc',
+      transformer: superjson,
+      headers: () => {
+        const token = getToken();
+        return token ? { authorization: `Bearer ${token}` } : {};
+      },
+    }),
+  ],
 });
 
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
@@ -24,20 +34,8 @@ export type AuditEventView = RouterOutputs['audit']['list']['items'][number];
 export type ExecutionStatus = ExecutionSummary['status'];
 
 /** One policy decision as the server reports it (plan and execution detail). */
-export interface PolicyDecision {
-  decisionId: string;
-  pack: string;
-  allow: boolean;
-  reasons: string[];
-  latencyMs: number;
-}
-
-/** The dry-run plan of `workflows.plan`. */
-export interface WorkflowPlan {
-  stages: string[][];
-  costEstimateUsd: string;
-  allowed: boolean;
-  decisions: PolicyDecision[];
-}
+export type PolicyDecision = RouterOutputs['workflows']['plan']['decisions'][number];
+/** The dry-run plan of `workflows.plan`: stages, cost estimate, each policy decision. */
+export type WorkflowPlan = RouterOutputs['workflows']['plan'];
 
 export { TRPCClientError };
