@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { runMigrations } from '../server/db/migrate.ts';
+import { newTokenValue } from '../server/identity/service.ts';
+import { ensureWebBuild, webBuildIsCurrent } from '../web/build-web.ts';
 import { loadConfig } from '../shared/config.ts';
 import { postgresCanReach, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { startEmbeddedRedis } from './embedded-redis.ts';
@@ -140,6 +142,20 @@ async function waitForHealth(url: string): Promise<boolean> {
   return false;
 }
 
+const adminTokenPath = join(stateDir, 'admin-token');
+
+/**
+ * The embedded stack's admin token: made once, kept (0600) under .mc/ and handed to the server as
+ * MC_BOOTSTRAP_TOKEN, so a developer finds the same token after every restart.
+ */
+function localAdminToken(): string {
+  if (existsSync(adminTokenPath)) return readFileSync(adminTokenPath, 'utf8').trim();
+  mkdirSync(dirname(adminTokenPath), { recursive: true, mode: 0o700 });
+  const token = newTokenValue();
+  writeFileSync(adminTokenPath, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  return token;
+}
+
 function where(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel.startsWith('..') ? path : rel;
@@ -187,7 +203,12 @@ async function main(): Promise<void> {
   await runMigrations(databaseUrl);
   if (stopRequest) return;
 
-  const env = { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PORT: String(port) };
+  if (!webBuildIsCurrent()) say('building the dashboard (web/build)');
+  await ensureWebBuild();
+  if (stopRequest) return;
+
+  const adminToken = process.env.MC_BOOTSTRAP_TOKEN || localAdminToken();
+  const env = { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PORT: String(port), MC_BOOTSTRAP_TOKEN: adminToken };
   say('starting server and worker');
   const children = [startProcess('server', 'server/main.ts', env), startProcess('worker', 'worker/main.ts', env)];
   stoppers.push({ name: 'server and worker', stop: async () => void (await Promise.all(children.map(stopProcess))) });
@@ -209,6 +230,8 @@ async function main(): Promise<void> {
     `  Redis        ${process.env.REDIS_URL ? 'from REDIS_URL' : `${redisUrl}  data in ${where(redisDir)}`}`,
     `  Objects      ${objects}`,
     `  Signing key  ${where(resolve(repoRoot, config.MC_SIGNING_KEY_PATH))}`,
+    `  Admin token  ${process.env.MC_BOOTSTRAP_TOKEN ? 'from MC_BOOTSTRAP_TOKEN' : `${adminToken}  (kept in ${where(adminTokenPath)})`}`,
+    `               sign in to the dashboard with it; API calls send "Authorization: Bearer <token>"`,
     `Press Ctrl-C to stop.`,
     '',
   ];

@@ -16,22 +16,26 @@ function serializeError(err: unknown): unknown {
  * JSON-lines logger for server and worker. Every object logged passes through the redaction
  * library first, so a secret or PII value that slips into a log call is masked, not written.
  */
-export function createLogger(opts: { level: string; name: string }): Logger {
-  return pino({
-    name: opts.name,
-    level: opts.level,
-    base: { pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: {
-      log: (object) => redact(object) as Record<string, unknown>,
-    },
-    hooks: {
-      logMethod(args, method) {
-        // The message string too: `log.info('user %s', email)` would bypass the object formatter.
-        const redacted = args.map((a) => (typeof a === 'string' ? String(redact(a)) : a));
-        return method.apply(this, redacted as Parameters<typeof method>);
+export function createLogger(opts: { level: string; name: string; file?: string | undefined }): Logger {
+  return pino(
+    {
+      name: opts.name,
+      level: opts.level,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        log: (object) => redact(object) as Record<string, unknown>,
       },
+      hooks: {
+        logMethod(args, method) {
+          // The message string too: `log.info('user %s', email)` would bypass the object formatter.
+          const redacted = args.map((a) => (typeof a === 'string' ? String(redact(a)) : a));
+          return method.apply(this, redacted as Parameters<typeof method>);
+        },
+      },
+      serializers: { err: serializeError },
     },
-    serializers: { err: serializeError },
-  });
+    // stdout by default; LOG_FILE appends JSON lines to a file instead (synchronously: a crash loses none).
+    opts.file ? pino.destination({ dest: opts.file, sync: true, mkdir: true }) : undefined,
+  );
 }

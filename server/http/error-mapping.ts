@@ -40,8 +40,38 @@ export function toAppError(e: unknown): AppError {
   if (isAppError(e)) return e;
   if (e instanceof TRPCError && isAppError(e.cause)) return e.cause;
   if (e instanceof z.ZodError) return validationError(e);
+  if (e instanceof TRPCError && e.cause instanceof z.ZodError) return validationError(e.cause);
+  // tRPC's own refusals of a malformed call (unparseable body, unknown procedure, wrong method).
+  if (e instanceof TRPCError && trpcClientErrors[e.code]) return new AppError(trpcClientErrors[e.code]!, clientMessage(e));
+  if (e instanceof SyntaxError) return new AppError('VALIDATION', 'request body is not valid JSON', { issues: [{ path: '', message: 'malformed JSON' }] });
+  if (hasSqlState(e, invalidDataSqlState)) return new AppError('VALIDATION', 'a value cannot be stored as given (e.g. a NUL character in text)', { cause: e });
   if (isUnavailable(e)) return new AppError('UNAVAILABLE', 'a backing service (database or queue) is unavailable; retry shortly', { retryAfterSeconds: 2, cause: e });
   return new AppError('INTERNAL', 'internal error', { cause: e });
+}
+
+const trpcClientErrors: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorCode>> = {
+  PARSE_ERROR: 'VALIDATION',
+  BAD_REQUEST: 'VALIDATION',
+  NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_SUPPORTED: 'VALIDATION',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'VALIDATION',
+  UNPROCESSABLE_CONTENT: 'VALIDATION',
+};
+
+function clientMessage(e: TRPCError): string {
+  return e.cause instanceof SyntaxError ? 'request body is not valid JSON' : e.message.slice(0, 300);
+}
+
+// 22P05 untranslatable character (NUL in jsonb), 22021 bad byte sequence, 22P02 invalid text representation.
+const invalidDataSqlState = /^(22P05|22021|22P02)$/;
+
+function hasSqlState(e: unknown, pattern: RegExp): boolean {
+  for (let cur: unknown = e, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const { code } = cur as { code?: unknown };
+    if (typeof code === 'string' && pattern.test(code)) return true;
+  }
+  return false;
 }
 
 function isUnavailable(e: unknown): boolean {

@@ -20,11 +20,33 @@ export interface ProcedureMeta {
   access: AccessRule;
 }
 
+/**
+ * superjson, except that an input not in its `{json, meta}` envelope is a 400 naming the problem,
+ * where superjson itself would throw a TypeError (and so a 500).
+ */
+const transformer = {
+  input: {
+    serialize: (v: unknown) => superjson.serialize(v),
+    deserialize: (v: unknown) => {
+      if (v === undefined) return undefined;
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || !('json' in v)) {
+        throw new AppError('VALIDATION', 'tRPC input must be a superjson envelope: {"json": <input>}', { issues: [{ path: '', message: 'not a {json} envelope' }] });
+      }
+      try {
+        return superjson.deserialize(v as Parameters<typeof superjson.deserialize>[0]);
+      } catch (e) {
+        throw new AppError('VALIDATION', 'tRPC input envelope is malformed', { issues: [{ path: 'meta', message: 'unreadable' }], cause: e });
+      }
+    },
+  },
+  output: superjson,
+};
+
 const t = initTRPC
   .context<TrpcContext>()
   .meta<ProcedureMeta>()
   .create({
-    transformer: superjson,
+    transformer,
     // Never a stack trace in a response; the domain error's code, issues and details instead.
     isDev: false,
     errorFormatter({ shape, error }) {
@@ -41,7 +63,7 @@ const errorBoundary = t.middleware(async ({ ctx, next, path }) => {
   if (!result.ok) {
     const app = toAppError(result.error.cause ?? result.error);
     if (app.code === 'INTERNAL') ctx.deps.logger.error({ err: result.error.cause ?? result.error, path }, 'procedure failed');
-    if (result.error.code === 'BAD_REQUEST' && app.code === 'VALIDATION') return result;
+    if (result.error.code === 'BAD_REQUEST' && app.code === 'VALIDATION' && !(result.error.cause instanceof SyntaxError)) return result;
     return { ...result, error: toTrpcError(app) };
   }
   return result;

@@ -35,11 +35,18 @@ export const needsSignIn = () => session.loaded && session.error?.code === 'UNAU
 export async function signIn(token: string): Promise<void> {
   setToken(token.trim());
   await loadSession();
-  if (session.error) clearToken();
+  if (session.error) {
+    clearToken();
+    return;
+  }
+  // The queue dashboard (/queues) is a plain page load, which sends no Authorization header:
+  // the server turns this token into an HttpOnly cookie scoped to that path.
+  await fetch('/api/session', { method: 'POST', headers: { authorization: `Bearer ${token.trim()}` } });
 }
 
 export async function signOut(): Promise<void> {
   clearToken();
+  await fetch('/api/session', { method: 'DELETE' });
   await loadSession();
 }
 
