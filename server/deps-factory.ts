@@ -12,7 +12,7 @@ import { createObjectStore } from './storage/object-store-factory.ts';
 
 /** Builds a process's dependencies from its validated config; `close()` releases them in reverse order. */
 export async function createDeps(config: Config, name: 'server' | 'worker' | 'test'): Promise<Deps & { close(): Promise<void> }> {
-  const logger = createLogger({ level: config.LOG_LEVEL, name: `mc-${name}` });
+  const logger = createLogger({ level: config.LOG_LEVEL, name: `mc-${name}`, file: config.LOG_FILE });
   const database = createDatabase(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE });
   const redis = createRedisConnection(config.REDIS_URL, 'producer');
   // A producer connection rejects commands while disconnected; swallowing its 'error' events keeps

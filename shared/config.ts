@@ -15,6 +15,8 @@ export const configSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: int(3000, 0, 65535),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Write the JSON log lines to this file instead of stdout. */
+  LOG_FILE: z.string().optional(),
 
   DATABASE_URL: z.string().url(),
   DATABASE_POOL_SIZE: int(10, 1, 200),
