@@ -3,7 +3,18 @@ import { CliError, exitCodes, toCliError } from './cli-errors.ts';
 import { helpText, parseCommandLine } from './command-line.ts';
 import { auditVerifyCommand } from './commands/audit.ts';
 import { executeCommand, executionsGetCommand, executionsListCommand, executionsLogsCommand, planCommand } from './commands/executions.ts';
+import {
+  executionsApproveCommand,
+  executionsCancelCommand,
+  executionsPauseCommand,
+  executionsRejectCommand,
+  executionsRerunCommand,
+  executionsResumeCommand,
+  executionsSignalCommand,
+  executionsTransitionsCommand,
+} from './commands/execution-control.ts';
 import { loginCommand } from './commands/login.ts';
+import { scheduleCreateCommand, scheduleDeleteCommand, scheduleGetCommand, scheduleListCommand, schedulePauseCommand, scheduleResumeCommand } from './commands/schedules.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { discloseCommand, keysCommand, receiptGetCommand, receiptVerifyCommand } from './commands/receipts.ts';
 import { verifyCommand } from './commands/verify.ts';
@@ -26,6 +37,20 @@ export const commands: Command[] = [
   executionsListCommand,
   executionsGetCommand,
   executionsLogsCommand,
+  executionsCancelCommand,
+  executionsPauseCommand,
+  executionsResumeCommand,
+  executionsSignalCommand,
+  executionsApproveCommand,
+  executionsRejectCommand,
+  executionsRerunCommand,
+  executionsTransitionsCommand,
+  scheduleCreateCommand,
+  scheduleListCommand,
+  scheduleGetCommand,
+  schedulePauseCommand,
+  scheduleResumeCommand,
+  scheduleDeleteCommand,
   receiptGetCommand,
   receiptVerifyCommand,
   discloseCommand,

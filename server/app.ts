@@ -1,7 +1,6 @@
 import { Elysia } from 'elysia';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { AppError, isAppError } from '@mc/shared/errors';
-import { traceContextFrom } from '@mc/shared/trace-context';
 import type { Deps } from './deps.ts';
 import { errorBody, httpStatusOf, toAppError } from './http/error-mapping.ts';
 import { disclosureRoutes } from './disclosure/routes.ts';
@@ -9,14 +8,34 @@ import { healthRoutes } from './http/health-routes.ts';
 import { dashboardRoutes } from './http/dashboard-routes.ts';
 import { openApiDocument } from './http/openapi.ts';
 import { restRoutes } from './http/rest-routes.ts';
-import { httpRequestsTotal, registry } from './observability/metrics.ts';
+import { recordApiResponse } from './releases/api-request-stats.ts';
+import { releaseRootRoutes } from './releases/routes.ts';
+import { metricsContentType, renderMetrics } from './observability/scrape.ts';
+import { beginRequest, endRequest, requestSpan, requestTrace } from './observability/request-telemetry.ts';
+import { context, trace } from './observability/tracing.ts';
 import { appRouter } from './trpc/app-router.ts';
+import { admit } from './auth/admit.ts';
+import type { AccessRule } from './auth/authorize.ts';
+
+/**
+ * Subscriptions answer over SSE: once the stream is open (200), tRPC can only report a refusal
+ * inside it. They are admitted here first, so a caller without the right gets a plain 401/403/429.
+ */
+const subscriptionAccess = new Map(
+  Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string; meta?: unknown } }>)
+    .filter(([, p]) => p._def.type === 'subscription')
+    .map(([name, p]) => [name, (p._def.meta as { access?: AccessRule } | undefined)?.access]),
+);
 
 /** The HTTP surface of the server process. Tests drive it with `app.handle(request)`, no port needed. */
 export function createApp(deps: Deps) {
   const openapi = openApiDocument();
-  const trpc = ({ request, server }: { request: Request; server: { requestIP(r: Request): { address: string } | null } | null }) =>
-    fetchRequestHandler({
+  const trpc = async ({ request, server }: { request: Request; server: { requestIP(r: Request): { address: string } | null } | null }) => {
+    const access = subscriptionAccess.get(new URL(request.url).pathname.slice('/trpc/'.length));
+    if (access && access !== 'public') await admit(deps, request, server?.requestIP(request)?.address, access);
+    // Procedures run inside the request span, so their log lines carry its trace_id and span_id.
+    const span = requestSpan(request);
+    const handle = () => fetchRequestHandler({
       endpoint: '/trpc',
       req: request,
       router: appRouter,
@@ -24,7 +43,7 @@ export function createApp(deps: Deps) {
         deps,
         request,
         ip: server?.requestIP(request)?.address,
-        trace: traceContextFrom(request.headers.get('traceparent')),
+        trace: requestTrace(request),
       }),
       // Challenges and back-off hints travel as headers, as they do on the REST paths.
       responseMeta: ({ errors }) => {
@@ -37,12 +56,18 @@ export function createApp(deps: Deps) {
         return { headers };
       },
     });
+    return span ? context.with(trace.setSpan(context.active(), span), handle) : handle();
+  };
 
   return (
     new Elysia({ name: 'mc-server' })
-      .onAfterResponse(({ request, route, set }) => {
+      .onRequest(({ request }) => beginRequest(request))
+      .onAfterResponse(({ request, route, set, params }) => {
         // The route pattern, not the path: ids in paths would make one series per execution.
-        httpRequestsTotal.inc({ method: request.method, route: route || 'unmatched', status: String(set.status ?? 200) });
+        const status = typeof set.status === 'number' ? set.status : Number(set.status ?? 200) || 200;
+        endRequest(deps.logger, request, { route: route || 'unmatched', status, params: params as Record<string, string> | undefined });
+        // Per-minute API counts in Postgres, across server processes: the Sev1 5xx criterion (server/releases/).
+        recordApiResponse(deps, new URL(request.url).pathname, status);
       })
       .onError(({ code, error, set }) => {
         // Elysia's own refusals (unparseable body, unknown route) get the same error body as ours.
@@ -62,11 +87,12 @@ export function createApp(deps: Deps) {
       })
       .use(healthRoutes(deps))
       .use(restRoutes(deps))
+      .use(releaseRootRoutes(deps))
       .use(disclosureRoutes(deps))
       .get('/api/openapi.json', () => openapi)
       .get('/metrics', async ({ set }) => {
-        set.headers['content-type'] = registry.contentType;
-        return registry.metrics();
+        set.headers['content-type'] = metricsContentType;
+        return renderMetrics(deps);
       })
       // tRPC v11 through its fetch adapter; GET and POST only (see STACK-NOTES: `.all` loses GETs to a SPA fallback).
       .get('/trpc/*', trpc)

@@ -17,6 +17,16 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Write the JSON log lines to this file instead of stdout. */
   LOG_FILE: z.string().optional(),
+  /** Telemetry (docs/observability/TELEMETRY.md): share of traces kept when nothing errors (errored ones are always kept). */
+  MC_TRACE_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(0.1),
+  /** OTLP/HTTP collector base URL (traces go to `<url>/v1/traces`); unset = no exporter, nothing leaves the process. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  /** The worker's own `/metrics` and `/healthz` port; 0 disables it. */
+  WORKER_METRICS_PORT: int(9464, 0, 65535),
+  /** How often the worker's outbox relay looks for audit events to publish to the mc-events bus when idle. */
+  MC_EVENT_RELAY_INTERVAL_MS: int(250, 10, 60_000),
+  /** How often an `events.subscribe` stream looks for new events of its tenant. */
+  MC_EVENTS_POLL_MS: int(500, 10, 60_000),
 
   DATABASE_URL: z.string().url(),
   DATABASE_POOL_SIZE: int(10, 1, 200),
@@ -35,6 +45,17 @@ export const configSchema = z.object({
   MC_SIGNING_KEY_PATH: z.string().default('.mc/keys/receipt-signing.pem'),
   MC_DEFAULT_REGION: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).default('us'),
   MC_RECEIPT_RETENTION_DAYS: int(2557, 1),
+  /** Step logs older than this are deleted by the worker's TTL job (spec §3: 90 days). */
+  MC_LOG_RETENTION_DAYS: int(90, 0),
+  /** How often the TTL jobs run (a BullMQ job scheduler in the worker). */
+  MC_RETENTION_INTERVAL_MS: int(3_600_000, 1000),
+  /** Rows deleted per batch (each batch is recorded in retention_runs). */
+  MC_RETENTION_BATCH_SIZE: int(5_000, 1, 100_000),
+  /** Wraps every execution's data key (base64 of 32 bytes); when unset, the key file at MC_MASTER_KEY_PATH (created on first start). */
+  MC_MASTER_KEY: z.string().optional(),
+  MC_MASTER_KEY_PATH: z.string().default('.mc/keys/master.key'),
+  /** Payloads (inputs, outputs) larger than this go to the region's object store bucket, encrypted, referenced by digest. */
+  MC_PAYLOAD_INLINE_MAX_BYTES: int(262_144, 0),
   MC_RECEIPT_WAIT_MS: int(30_000, 0, 300_000),
 
   MC_MAX_MANIFEST_BYTES: int(262_144, 1024),
@@ -50,6 +71,16 @@ export const configSchema = z.object({
   /** The sweeper re-enqueues work whose enqueue was lost to a crash between commit and enqueue. */
   MC_SWEEP_INTERVAL_MS: int(5_000, 100),
   MC_RETRY_BACKOFF_MS: int(1_000, 1),
+  /** Cancel: how long a running task has, after its abort signal, before it is abandoned and the step recorded cancelled. */
+  MC_CANCEL_GRACE_MS: int(10_000, 0, 600_000),
+  /** Workers also poll the status of the executions they are running this often (a cancel missed on pub/sub still lands). */
+  MC_CONTROL_POLL_MS: int(2_000, 100, 60_000),
+  /** Fair dispatch: ready tasks wait in per-tenant lists and move into a runner queue, round-robin, while it holds fewer than this many waiting jobs. */
+  MC_DISPATCH_WINDOW: int(64, 1, 100_000),
+  /** Reaper: a step whose job was lost is put back on the queue at most this many times, then failed with the reason. */
+  MC_REAPER_MAX_REQUEUES: int(5, 1, 1000),
+  /** Schedules: a fire taken up later than this is "missed" (its schedule's missedRunPolicy decides: skip, or run once). */
+  MC_SCHEDULE_MISFIRE_MS: int(60_000, 1000),
 
   /** Policy decision point: the in-process packs, or OPA's Data API. Either way a non-answer denies. */
   MC_PDP: z.enum(['embedded', 'opa']).default('embedded'),
@@ -61,6 +92,22 @@ export const configSchema = z.object({
   MC_BUDGET_WINDOW_HOURS: z.coerce.number().positive().max(24 * 366).default(24),
   /** Freeze pack: while on, publishing new versions is denied (rollbacks to an older version are allowed). */
   MC_CHANGE_FREEZE: bool.default(false),
+  /**
+   * Canary releases (server/releases/, spec §10): the canary's weight at each stage and how long
+   * each stage must run healthy before the next (the last stage's promotion makes it stable).
+   */
+  MC_CANARY_WEIGHTS: csv.pipe(z.array(z.coerce.number<string>().int().min(1).max(99)).min(1)).default([10, 50]),
+  MC_CANARY_WINDOWS_MS: csv.pipe(z.array(z.coerce.number<string>().int().min(1)).min(1)).default([1_800_000, 3_600_000]),
+  /** Fewest finished canary executions a stage needs before it may pass: no data is never a pass. */
+  MC_CANARY_MIN_SAMPLES: int(20, 1),
+  MC_CANARY_MAX_P95_MS: int(900, 1),
+  MC_CANARY_MAX_ERROR_RATE: z.coerce.number().min(0).max(1).default(0.01),
+  MC_CANARY_MAX_DENY_RATE: z.coerce.number().min(0).max(1).default(0.05),
+  /** How often the worker's release controller runs (canaries, error budget, Sev1 detection); 0 turns it off. */
+  MC_RELEASE_CONTROLLER_INTERVAL_MS: int(30_000, 0),
+  /** Error budget (spec §9): availability SLO and its window. */
+  MC_SLO_TARGET: z.coerce.number().gt(0).lt(1).default(0.999),
+  MC_SLO_WINDOW_DAYS: int(28, 1, 366),
 
   /** The first admin's API token, for automation; when unset a token is made on first start and printed once. */
   MC_BOOTSTRAP_TOKEN: z.string().regex(/^mc_[A-Za-z0-9_-]{20,200}$/, 'must look like mc_<at least 20 url-safe characters>').optional(),
@@ -69,7 +116,7 @@ export const configSchema = z.object({
   /** Requests per minute, per API token or OIDC subject, and per tenant. */
   MC_RATE_LIMIT_PER_TOKEN: int(1200, 1),
   MC_RATE_LIMIT_PER_TENANT: int(6000, 1),
-  /** Executions pending or running at once, per tenant. */
+  /** Executions not yet finished (queued, pending, running or paused) at once, per tenant. */
   MC_QUOTA_CONCURRENT_EXECUTIONS: int(1000, 1),
   /**
    * OIDC bearer tokens (off unless MC_OIDC_ISSUER is set). Validated in detail, with these
@@ -105,6 +152,8 @@ function checkDependentVariables(c: Config): string[] {
   const problems: string[] = [];
   if (c.VAULT_ADDR && (!c.VAULT_TOKEN || !c.VAULT_KV_PATH)) problems.push('  VAULT_TOKEN, VAULT_KV_PATH: required when VAULT_ADDR is set');
   if (c.MC_PDP === 'opa' && !c.OPA_URL) problems.push('  OPA_URL: required when MC_PDP=opa');
+  if (c.MC_CANARY_WEIGHTS.length !== c.MC_CANARY_WINDOWS_MS.length) problems.push('  MC_CANARY_WINDOWS_MS: needs one window per MC_CANARY_WEIGHTS stage');
+  if (c.MC_CANARY_WEIGHTS.some((w, i) => i > 0 && w <= c.MC_CANARY_WEIGHTS[i - 1]!)) problems.push('  MC_CANARY_WEIGHTS: must increase');
   return problems;
 }
 

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 import { redact } from './redaction.ts';
 
@@ -34,6 +35,11 @@ export function createLogger(opts: { level: string; name: string; file?: string 
         },
       },
       serializers: { err: serializeError },
+      // Spec §5 log keys: a line logged inside a span (a request, a task) carries its ids.
+      mixin: () => {
+        const c = trace.getActiveSpan()?.spanContext();
+        return c && trace.isSpanContextValid(c) ? { trace_id: c.traceId, span_id: c.spanId } : {};
+      },
     },
     // stdout by default; LOG_FILE appends JSON lines to a file instead (synchronously: a crash loses none).
     opts.file ? pino.destination({ dest: opts.file, sync: true, mkdir: true }) : undefined,

@@ -30,6 +30,13 @@ export const manifestShape = z.strictObject({
   description: z.string().max(2000).optional(),
   region: regionSchema.optional(),
   dataClassification: dataClassificationSchema.default('internal'),
+  /**
+   * At most `limit` runs of this workflow (any version) active at once per `key` (a template over
+   * `inputs`, e.g. `${{ inputs.customer }}`; one shared slot set when absent); further runs wait `queued`.
+   */
+  concurrency: z.strictObject({ limit: z.number().int().min(1).max(10_000), key: z.string().min(1).max(200).optional() }).optional(),
+  /** Queue priority of the workflow's tasks; a start request may override it. */
+  priority: z.enum(['high', 'normal', 'low']).default('normal'),
   tasks: z.array(taskSchema).min(1, 'a workflow needs at least one task'),
 });
 

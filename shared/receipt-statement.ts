@@ -14,7 +14,7 @@ const SUBJECT_PREFIX = 'mc-execution:';
 export const receiptExecutionStatuses = ['succeeded', 'failed', 'cancelled', 'rolled_back', 'rejected'] as const;
 // A receipt may be cut while some steps never ran (a failed or cancelled execution), so every
 // step status can appear; 'cancelled' is accepted so a cancelled run can say which steps it stopped.
-export const receiptStepStatuses = ['pending', 'queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
+export const receiptStepStatuses = ['pending', 'queued', 'running', 'waiting', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
 const digestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must look like "sha256:<64 hex digits>"');
@@ -43,6 +43,8 @@ function predicateSchemaOver<T extends z.ZodType<string, unknown>>(timestamp: T)
       traceId: z.string().nullable(),
       rollout: z.string().nullable(),
       costUsd: decimalSchema,
+      /** Added in issue 11 (optional, so earlier receipts still parse): the failed execution this rerun continues. */
+      rerunOf: nonEmpty.optional(),
     }),
     workflow: z.strictObject({ id: nonEmpty, name: nonEmpty, version: nonEmpty, manifestDigest: digestSchema }),
     inputsDigest: digestSchema,
@@ -68,6 +70,18 @@ function predicateSchemaOver<T extends z.ZodType<string, unknown>>(timestamp: T)
       ),
     }),
     runner: z.strictObject({ id: nonEmpty, version: nonEmpty }),
+    /** Added in issue 11 (optional): who approved or rejected the run's approval steps. Absent when it had none. */
+    approvals: z
+      .array(
+        z.strictObject({
+          taskId: nonEmpty,
+          actor: z.strictObject({ sub: nonEmpty, role: nonEmpty }),
+          decision: z.enum(['approve', 'reject']),
+          at: timestamp,
+          comment: z.string().nullable(),
+        }),
+      )
+      .optional(),
   });
 }
 
@@ -114,9 +128,12 @@ function compareText(a: string, b: string): number {
 export function buildStatement(facts: ReceiptFacts): ReceiptStatement {
   const parsed = receiptFactsSchema.safeParse(facts);
   if (!parsed.success) throw validationError(parsed.error, 'receipt facts');
-  const { steps, policy, ...rest } = parsed.data;
+  const { steps, policy, approvals, ...rest } = parsed.data;
   const predicate: ReceiptPredicate = {
     ...rest,
+    ...(approvals && approvals.length > 0
+      ? { approvals: [...approvals].sort((a, b) => compareText(a.taskId, b.taskId) || compareText(a.at, b.at) || compareText(a.actor.sub, b.actor.sub)) }
+      : {}),
     steps: [...steps].sort((a, b) => compareText(a.taskId, b.taskId)),
     policy: {
       bundleDigest: policy.bundleDigest,

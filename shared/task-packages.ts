@@ -25,9 +25,25 @@ export const taskPackages = {
   },
   'pkg:mc/sleep@1.0.0': {
     ref: 'pkg:mc/sleep@1.0.0',
-    description: 'Waits `ms` milliseconds, then succeeds.',
+    description: 'Waits `ms` milliseconds, then succeeds. Durable: the wait survives worker restarts and holds no worker slot; a sleep longer than the task\'s `timeoutMs` fails at the timeout.',
     costUsd: '0.0001',
     with: z.object({ ms: durationMs }),
+  },
+  'pkg:mc/wait-for-event@1.0.0': {
+    ref: 'pkg:mc/wait-for-event@1.0.0',
+    description: 'Waits (durably) for `executions.signal` with this `event` and `key`; its payload is the output. Fails after `timeoutMs`.',
+    costUsd: '0',
+    with: z.object({ event: z.string().min(1).max(100), key: z.string().max(200).default(''), timeoutMs: z.number().int().min(1).max(30 * 86_400_000).default(86_400_000) }),
+  },
+  'pkg:mc/approval@1.0.0': {
+    ref: 'pkg:mc/approval@1.0.0',
+    description: 'Pauses the run until `approvers` distinct people with `role` approve (never the requester); one rejection ends the run `rejected`; fails after `timeoutMs`.',
+    costUsd: '0',
+    with: z.object({
+      approvers: z.number().int().min(1).max(20).default(1),
+      role: z.enum(['admin', 'operator', 'composer', 'viewer']).default('operator'),
+      timeoutMs: z.number().int().min(1).max(30 * 86_400_000).default(86_400_000),
+    }),
   },
   'pkg:mc/fail@1.0.0': {
     ref: 'pkg:mc/fail@1.0.0',

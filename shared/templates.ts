@@ -28,7 +28,8 @@ export function expandTemplates(value: unknown, scope: TemplateScope): unknown {
   if (Array.isArray(value)) return value.map((v) => expandTemplates(v, scope));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = expandTemplates(v, scope);
+    // defineProperty: a key named `__proto__` stays an own key instead of replacing the prototype.
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: expandTemplates(v, scope), enumerable: true, writable: true, configurable: true });
     return out;
   }
   return value;

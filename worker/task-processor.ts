@@ -9,23 +9,31 @@ import {
   failStep,
   PermanentStepError,
   recordRetryableFailure,
+  settleStoppedStep,
+  suspendStep,
   type StepContext,
+  type Transition,
 } from '@mc/server/executions/step-service';
-import { findExecution } from '@mc/server/executions/repository';
+import { findApprovals, findExecution, findSignal } from '@mc/server/executions/repository';
 import { isKnownPackage } from '@mc/shared/task-packages';
 import { createSecretMasker } from './secrets/secret-masking.ts';
 import { resolveSecrets, type SecretProvider } from './secrets/secret-provider.ts';
+import { RunningTasks } from './running-tasks.ts';
 import { taskImplementations } from './tasks/registry.ts';
-import { NonRetryableTaskError, type TaskRunContext } from './tasks/task-context.ts';
+import { NonRetryableTaskError, SuspendTask, type DurableControl, type TaskRunContext } from './tasks/task-context.ts';
 
 class TaskTimeoutError extends Error {}
 
 /** An infrastructure hiccup (database or Redis) is not the task's failure: try the job again later without spending a retry. */
 const infraRetryDelayMs = 1_000;
 
-/** `secrets`: the worker's provider (`createSecretProvider` from config); without one every `${{ secrets.X }}` is unset. */
-export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider } = {}) {
+/**
+ * `secrets`: the worker's provider (`createSecretProvider` from config); without one every `${{ secrets.X }}` is unset.
+ * `running`: the registry a cancel reaches running tasks through (the worker runtime feeds it from pub/sub and polling).
+ */
+export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider; running?: RunningTasks } = {}) {
   const { secrets } = opts;
+  const running = opts.running ?? new RunningTasks(deps.config.MC_CANCEL_GRACE_MS);
   const resolve = secrets ? (names: string[]) => resolveSecrets(secrets, names) : undefined;
   return async function processTask(job: Job, token?: string): Promise<unknown> {
     const parsed = taskJobSchema.safeParse(job.data);
@@ -53,11 +61,13 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
     try {
       output = fromStore ? ctx.storedResult!.output : mask.value(await runTask(deps, ctx));
     } catch (e) {
+      if (e instanceof SuspendTask) return await suspend(job, token, ctx, e);
+      if (running.isStopped(executionId)) return await settleStopped(executionId, taskId, e);
       return await handleTaskFailure(deps, job, ctx, e, traceparent);
     }
     try {
       if (fromStore) await appendStepLog(deps, { tenantId: ctx.execution.tenantId, executionId, taskId, attempt: ctx.step.attempts, level: 'info', message: 'stored result reused (idempotency key already has a result)' });
-      await applyTransition(deps, await completeStep(deps, ctx, output, { fromStore }), traceparent);
+      await finishTransition(executionId, taskId, await completeStep(deps, ctx, output, { fromStore }), traceparent);
     } catch (e) {
       // The result is stored under its idempotency key, so the retry completes without acting again.
       return await delayForInfra(job, token, e);
@@ -79,7 +89,9 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
         reject(err);
       }, timeoutMs);
     });
+    const registration = running.register(ctx.execution.id, controller);
     const runCtx: TaskRunContext = {
+      durable: durableControl(ctx),
       executionId: ctx.execution.id,
       taskId: ctx.task.id,
       attempt: ctx.step.attempts,
@@ -99,11 +111,66 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
         }),
     };
     try {
-      // Raced against the timer so a task that ignores its abort signal still times out.
-      return await Promise.race([implementation(runCtx as TaskRunContext<never>), timedOut]);
+      // Raced against the timer so a task that ignores its abort signal still times out, and
+      // against abandonment so one that ignores a cancel is let go after the grace period.
+      return await Promise.race([implementation(runCtx as TaskRunContext<never>), timedOut, registration.abandoned]);
     } finally {
       clearTimeout(timer);
+      registration.release();
     }
+  }
+
+  function durableControl(ctx: StepContext): DurableControl {
+    return {
+      startedAt: ctx.step.startedAt ?? new Date(),
+      taskTimeoutMs: ctx.task.timeoutMs,
+      suspendUntil(until, recheck) {
+        throw new SuspendTask(until, recheck);
+      },
+      async findSignal(event, key) {
+        const row = await findSignal(deps.db, ctx.execution.id, event, key);
+        return row ? { payload: row.payload, sentAt: row.createdAt, actorSub: row.actorSub } : null;
+      },
+      async approvals() {
+        const rows = await findApprovals(deps.db, ctx.execution.id, ctx.task.id);
+        const rejected = rows.find((r) => r.decision === 'reject');
+        return {
+          approvedBy: rows.filter((r) => r.decision === 'approve').map((r) => ({ sub: r.actorSub, role: r.actorRole, at: r.createdAt })),
+          rejectedBy: rejected ? { sub: rejected.actorSub, comment: rejected.comment } : null,
+        };
+      },
+    };
+  }
+
+  /**
+   * The durable wait: the step is recorded `waiting` and the job goes to BullMQ's delayed set until
+   * `until` (no worker slot held). A wake-up that came in between is not lost: the server promotes
+   * a delayed job, and `recheck` covers the moment before the job was delayed.
+   */
+  async function suspend(job: Job, token: string | undefined, ctx: StepContext, e: SuspendTask): Promise<unknown> {
+    if (!token) throw new Error(`task job ${job.id} cannot wait without its lock token`);
+    if (!(await suspendStep(deps, ctx, e.until))) return { skipped: 'step is no longer running' };
+    await job.moveToDelayed(e.until.getTime(), token);
+    if (e.recheck && (await e.recheck().catch(() => false))) await job.promote().catch(() => undefined);
+    throw new DelayedError();
+  }
+
+  /** Applies a transition; a task that ended after its execution was cancelled or rejected is recorded `cancelled` instead. */
+  async function finishTransition(executionId: string, taskId: string, t: Transition, traceparent?: string): Promise<void> {
+    if (t.stopped) {
+      await settleStopped(executionId, taskId, null);
+      return;
+    }
+    await applyTransition(deps, t, traceparent);
+  }
+
+  async function settleStopped(executionId: string, taskId: string, e: unknown): Promise<unknown> {
+    const reason = e instanceof Error ? `stopped: ${e.message}` : 'stopped: its execution was cancelled or rejected';
+    if (await settleStoppedStep(deps, executionId, taskId, reason)) {
+      await deps.queues.enqueueReceipt(executionId);
+      await deps.queues.promoteReceipt(executionId);
+    }
+    return { stopped: true };
   }
 
   async function handleTaskFailure(deps: Deps, job: Job, ctx: StepContext, e: unknown, traceparent?: string): Promise<never> {
@@ -119,10 +186,15 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
       message: final ? `failed: ${message}` : `attempt failed, will retry: ${message}`,
     });
     if (final) {
-      await applyTransition(deps, await failStep(deps, ctx.execution.id, ctx.task.id, message), traceparent);
+      const t = await failStep(deps, ctx.execution.id, ctx.task.id, message);
+      await finishTransition(ctx.execution.id, ctx.task.id, t, traceparent);
       throw new UnrecoverableError(message);
     }
-    await recordRetryableFailure(deps, ctx, message);
+    const stopped = await recordRetryableFailure(deps, ctx, message);
+    if (stopped) {
+      await settleStopped(ctx.execution.id, ctx.task.id, e);
+      throw new UnrecoverableError(message);
+    }
     throw ctx.secretValues.length === 0 && e instanceof Error ? e : new Error(message);
   }
 

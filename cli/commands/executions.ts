@@ -4,7 +4,7 @@ import { parseInputFlags, readInputsFile } from '../input-files.ts';
 import { formatCell, spinnerFrames } from '../output.ts';
 import { parseLimit } from './workflows.ts';
 
-const terminal = new Set(['succeeded', 'failed', 'rolled_back']);
+const terminal = new Set(['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back']);
 const POLL_MS = 250;
 
 const inputOptions = {
@@ -77,7 +77,7 @@ async function waitForEnd(ctx: Context, id: string, timeoutSeconds: number): Pro
   let lastLine = '';
   for (;;) {
     const e = await api.call((t) => t.executions.get.query({ id }));
-    const done = e.steps.filter((s) => s.status === 'succeeded' || s.status === 'skipped' || s.status === 'failed').length;
+    const done = e.steps.filter((s) => s.status === 'succeeded' || s.status === 'skipped' || s.status === 'failed' || s.status === 'cancelled').length;
     const running = e.steps.filter((s) => s.status === 'running').map((s) => s.taskId);
     const elapsed = ((Date.now() - started) / 1000).toFixed(1);
     const summary = `${ctx.out.status(e.status)} · ${done}/${e.steps.length} steps${running.length > 0 ? ` · running ${running.join(', ')}` : ''}`;
@@ -117,6 +117,7 @@ export const executeCommand: Command = {
     timeout: { type: 'string', description: 'with --wait: give up waiting after this many seconds (default 600)', valueName: 'SECONDS' },
     'idempotency-key': { type: 'string', description: 'a second execute with the same key returns the first execution', valueName: 'KEY' },
     rollout: { type: 'string', description: 'canary or stable', valueName: 'KIND' },
+    priority: { type: 'string', description: 'high, normal or low (overrides the manifest\'s)', valueName: 'LEVEL' },
   },
   async run(ctx, { positionals, values }) {
     const inputs = await inputsFrom(values);
@@ -124,12 +125,14 @@ export const executeCommand: Command = {
     const key = stringValue(values['idempotency-key']);
     const rollout = stringValue(values.rollout);
     if (rollout !== undefined && rollout !== 'canary' && rollout !== 'stable') throw usageError('--rollout must be canary or stable');
+    const priority = stringValue(values.priority);
+    if (priority !== undefined && priority !== 'high' && priority !== 'normal' && priority !== 'low') throw usageError('--priority must be high, normal or low');
     const timeoutRaw = stringValue(values.timeout);
     const timeout = timeoutRaw === undefined ? 600 : Number(timeoutRaw);
     if (!Number.isFinite(timeout) || timeout <= 0) throw usageError('--timeout must be a positive number of seconds');
     const api = await ctx.api();
     const started = await api.call((t) =>
-      t.executions.start.mutate({ workflowId: positionals[0]!, inputs, ...(region ? { region } : {}), ...(key ? { idempotencyKey: key } : {}), ...(rollout ? { rollout } : {}) }),
+      t.executions.start.mutate({ workflowId: positionals[0]!, inputs, ...(region ? { region } : {}), ...(key ? { idempotencyKey: key } : {}), ...(rollout ? { rollout } : {}), ...(priority ? { priority } : {}) }),
     );
     if (!values.wait) {
       ctx.out.result(started, () => {
@@ -162,12 +165,12 @@ export const executionsListCommand: Command = {
   summary: 'list executions, newest first',
   options: {
     workflow: { type: 'string', description: 'only this workflow\'s', valueName: 'ID' },
-    status: { type: 'string', description: 'pending, running, succeeded, failed or rolled_back', valueName: 'STATUS' },
+    status: { type: 'string', description: 'queued, pending, running, paused, succeeded, failed, cancelled, rejected or rolled_back', valueName: 'STATUS' },
     limit: { type: 'string', description: 'at most this many (1-200, default 50)', valueName: 'N' },
   },
   async run(ctx, { values }) {
     const status = stringValue(values.status);
-    const statuses = ['pending', 'running', 'succeeded', 'failed', 'rolled_back'] as const;
+    const statuses = ['queued', 'pending', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'] as const;
     if (status !== undefined && !(statuses as readonly string[]).includes(status)) throw usageError(`--status must be one of ${statuses.join(', ')}`);
     const workflowId = stringValue(values.workflow);
     const limit = parseLimit(stringValue(values.limit));

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { desc, sql } from 'drizzle-orm';
-import { auditEventSchema, type AuditEvent, type AuditEventType } from '@mc/shared/audit-event';
+import type { AuditEvent, AuditEventType } from '@mc/shared/audit-event';
+import { eventPartition } from '@mc/shared/event-bus';
+import { assertValidEvent } from '@mc/shared/event-schema';
 import type { Queryable } from '../db/client.ts';
 import { auditEvents } from '../db/schema.ts';
 import { chainHash, genesisHash } from './audit-chain.ts';
@@ -25,7 +27,13 @@ export interface AuditEventDraft {
 export async function appendAuditEvents(tx: Queryable, drafts: readonly AuditEventDraft[]): Promise<AuditEvent[]> {
   if (drafts.length === 0) return [];
   const now = new Date().toISOString();
-  const events = drafts.map(({ tenantId: _tenant, ...d }) => auditEventSchema.parse({ id: randomUUID(), ts: now, ...d }));
+  // Validated with ajv against docs/audit/mc-events.v1.json (the spec's schema, the one source):
+  // an invalid event throws here, before anything is written, and so fails the whole transaction.
+  const events: AuditEvent[] = drafts.map(({ tenantId: _tenant, ...d }) => {
+    const event = { id: randomUUID(), ts: now, type: d.type, actor: d.actor, subject: d.subject, data: d.data };
+    assertValidEvent(event);
+    return event;
+  });
   await tx.execute(sql`select pg_advisory_xact_lock(${chainLockKey})`);
   const [last] = await tx.select({ hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
   let prev = last?.hash ?? genesisHash;
@@ -47,6 +55,8 @@ export async function appendAuditEvents(tx: Queryable, drafts: readonly AuditEve
       data: e.data,
       workflowId: e.subject.workflowId ?? null,
       executionId: e.subject.executionId ?? null,
+      // The bus partition (shared/event-bus.ts), fixed at write time for the outbox relay.
+      partition: eventPartition(e.subject.workflowId ?? drafts[i]!.tenantId),
     })),
   );
   return events;

@@ -4,6 +4,7 @@ import type { PolicyAction } from '@mc/shared/policy';
 import type { Deps } from '../deps.ts';
 import { authenticate } from './authenticate.ts';
 import { authorize } from './authorize.ts';
+import { noteRequestActor } from '../observability/request-telemetry.ts';
 
 const windowMs = 60_000;
 
@@ -13,11 +14,18 @@ const windowMs = 60_000;
  * token and per tenant), and whether the access pack lets their role take the action (403).
  */
 export async function admit(deps: Deps, request: Request, ip: string | undefined, action: PolicyAction): Promise<Actor> {
+  // A request admitted once for this action (a subscription is admitted before its SSE stream opens) is not counted twice.
+  const earlier = admitted.get(request);
+  if (earlier?.action === action) return earlier.actor;
   const actor = await authenticate(deps, request, ip);
+  noteRequestActor(request, actor.sub);
   await enforceRateLimits(deps, actor);
   await authorize(deps, actor, action);
+  admitted.set(request, { action, actor });
   return actor;
 }
+
+const admitted = new WeakMap<Request, { action: PolicyAction; actor: Actor }>();
 
 async function enforceRateLimits(deps: Deps, actor: Actor): Promise<void> {
   const caller = actor.tokenId ?? actor.sub;

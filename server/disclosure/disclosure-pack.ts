@@ -29,6 +29,8 @@ import { bundleManifestPath } from '../policy/bundle-digest.ts';
 import { findDecisionsForExecution, type PolicyDecisionRow } from '../policy/decision-repository.ts';
 import { findReceipt } from '../receipts/repository.ts';
 import { mcVersion } from '../version.ts';
+import { mcPackages, packageComponent, type LockedPackage } from '../sbom/mc-sbom.ts';
+import { receiptVerificationFailuresTotal } from '../observability/metrics.ts';
 
 /**
  * Builds the disclosure pack of an execution (spec §14; layout and checks in
@@ -71,11 +73,16 @@ function serialFor(executionId: string): string {
   return `urn:uuid:${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** MC's npm packages that run (not those only devDependencies reach): what a pack says ran the execution. */
+const mcRuntimePackages = (): LockedPackage[] => mcPackages().filter((p) => !p.devOnly);
+
 /**
  * CycloneDX 1.5 JSON (via @cyclonedx/cyclonedx-library): the subject is the executed workflow;
- * its components are the task packages its steps used and the MC build that ran them.
+ * its components are the task packages its steps used, the MC build that ran them, and that
+ * build's runtime npm packages from bun.lock (the same components as `bun run sbom`,
+ * server/sbom/mc-sbom.ts, which also lists the dev-only ones).
  */
-export function buildSbom(statement: ReceiptStatement): Uint8Array {
+export function buildSbom(statement: ReceiptStatement, mcDependencies: readonly LockedPackage[] = mcRuntimePackages()): Uint8Array {
   const { workflow, execution, steps } = statement.predicate;
   const bom = new CDX.Models.Bom();
   bom.serialNumber = serialFor(execution.id);
@@ -97,6 +104,11 @@ export function buildSbom(statement: ReceiptStatement): Uint8Array {
   mc.purl = `pkg:generic/maestro-conductor@${mcVersion}` as unknown as CDX.Models.Component['purl'];
   bom.components.add(mc);
   subject.dependencies.add(mc.bomRef);
+  for (const p of mcDependencies) {
+    const c = packageComponent(p);
+    bom.components.add(c);
+    mc.dependencies.add(c.bomRef);
+  }
 
   for (const ref of [...new Set(steps.map((s) => s.uses))].sort()) {
     const m = /^pkg:([^/]+)\/([^@]+)@(.+)$/.exec(ref);
@@ -195,6 +207,7 @@ export async function buildDisclosurePack(deps: Deps, executionId: string, actor
   const keys = [{ keyId: deps.signingKey.keyId, publicKeyPem: deps.signingKey.publicKeyPem }];
   const verified = await verifyReceiptBundle(bundle, keys, { executionId, digest: row.digest });
   if (!verified.ok) {
+    receiptVerificationFailuresTotal.inc({ where: 'disclosure' });
     deps.logger.error({ 'exec.id': executionId, reason: verified.reason }, 'stored receipt does not verify; refusing to disclose');
     throw new AppError('INTERNAL', `the stored receipt of ${executionId} does not verify (${verified.reason}); not signing a disclosure pack over it`);
   }

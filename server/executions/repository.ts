@@ -1,8 +1,21 @@
 import { digestOf } from '@mc/shared/canonical-json';
 import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
-import { executionLogs, executions, executionSteps, receipts, taskResults, workflows } from '../db/schema.ts';
+import {
+  activeExecutionStatuses,
+  executionApprovals,
+  executionLogs,
+  executions,
+  executionSignals,
+  executionSteps,
+  executionTransitions,
+  receipts,
+  taskResults,
+  terminalExecutionStatuses,
+  workflows,
+} from '../db/schema.ts';
 import type { CursorPosition } from '../http/cursor.ts';
+import { openExecution, openTaskResult, sealNewExecution, sealTaskResult } from '../payloads/payload-boundary.ts';
 
 export type ExecutionRow = typeof executions.$inferSelect;
 export type StepRow = typeof executionSteps.$inferSelect;
@@ -10,8 +23,12 @@ export type NewExecutionRow = typeof executions.$inferInsert;
 export type NewStepRow = typeof executionSteps.$inferInsert;
 
 export async function insertExecution(db: Queryable, row: NewExecutionRow): Promise<ExecutionRow | null> {
-  const [inserted] = await db.insert(executions).values(row).onConflictDoNothing().returning();
-  return inserted ?? null;
+  // Inputs are stored sealed (server/payloads/); the caller gets them back as it gave them.
+  const sealed = await sealNewExecution(db, row);
+  const [inserted] = await db.insert(executions).values(sealed.row).onConflictDoNothing().returning();
+  if (!inserted) return null;
+  await sealed.storeKey(db);
+  return { ...inserted, inputs: row.inputs ?? {} };
 }
 
 export async function insertSteps(db: Queryable, rows: NewStepRow[]): Promise<void> {
@@ -25,7 +42,7 @@ export async function findExecution(db: Queryable, id: string, tenantId?: string
     .select()
     .from(executions)
     .where(tenantId ? and(eq(executions.id, id), eq(executions.tenantId, tenantId)) : eq(executions.id, id));
-  return row ?? null;
+  return row ? openExecution(db, row) : null;
 }
 
 export async function lockExecution(db: Queryable, id: string): Promise<Pick<ExecutionRow, 'id' | 'status' | 'openSteps'> | null> {
@@ -39,7 +56,7 @@ export async function lockExecution(db: Queryable, id: string): Promise<Pick<Exe
 
 export async function findExecutionByIdempotencyKey(db: Queryable, tenantId: string, key: string): Promise<ExecutionRow | null> {
   const [row] = await db.select().from(executions).where(and(eq(executions.tenantId, tenantId), eq(executions.idempotencyKey, key)));
-  return row ?? null;
+  return row ? openExecution(db, row) : null;
 }
 
 export async function findSteps(db: Queryable, executionId: string): Promise<StepRow[]> {
@@ -75,12 +92,18 @@ export async function listExecutions(
 export async function claimStep(db: Queryable, executionId: string, taskId: string): Promise<StepRow | null> {
   const rows = await db
     .update(executionSteps)
-    .set({ status: 'running', attempts: sql`${executionSteps.attempts} + 1`, startedAt: sql`coalesce(${executionSteps.startedAt}, now())`, updatedAt: sql`now()` })
+    .set({
+      status: 'running',
+      // A waiting step woken up (its sleep ended, a signal or an approval came) is the same attempt going on.
+      attempts: sql`${executionSteps.attempts} + case when ${executionSteps.status} = 'waiting' then 0 else 1 end`,
+      startedAt: sql`coalesce(${executionSteps.startedAt}, now())`,
+      updatedAt: sql`now()`,
+    })
     .where(
       and(
         eq(executionSteps.executionId, executionId),
         eq(executionSteps.taskId, taskId),
-        inArray(executionSteps.status, ['queued', 'running']),
+        inArray(executionSteps.status, ['queued', 'running', 'waiting']),
         sql`exists (select 1 from ${executions} e where e.id = ${executionId} and e.status in ('pending','running'))`,
       ),
     )
@@ -100,11 +123,11 @@ export async function markExecutionStarted(db: Queryable, executionId: string): 
 
 export async function findTaskResult(db: Queryable, key: string) {
   const [row] = await db.select().from(taskResults).where(eq(taskResults.idempotencyKey, key));
-  return row ?? null;
+  return row ? openTaskResult(db, row) : null;
 }
 
 export async function insertTaskResult(db: Queryable, row: typeof taskResults.$inferInsert) {
-  await db.insert(taskResults).values(row).onConflictDoNothing();
+  await db.insert(taskResults).values(await sealTaskResult(db, row)).onConflictDoNothing();
   // Re-read: if another delivery stored first, its result is the one of record.
   return (await findTaskResult(db, row.idempotencyKey))!;
 }
@@ -112,11 +135,12 @@ export async function insertTaskResult(db: Queryable, row: typeof taskResults.$i
 export async function findOutputs(db: Queryable, executionId: string, taskIds: string[]): Promise<Map<string, unknown>> {
   if (taskIds.length === 0) return new Map();
   const rows = await db
-    .select({ taskId: executionSteps.taskId, output: taskResults.output })
+    .select({ taskId: executionSteps.taskId, executionId: taskResults.executionId, output: taskResults.output })
     .from(executionSteps)
     .innerJoin(taskResults, eq(taskResults.idempotencyKey, executionSteps.idempotencyKey))
     .where(and(eq(executionSteps.executionId, executionId), inArray(executionSteps.taskId, taskIds)));
-  return new Map(rows.map((r) => [r.taskId, r.output]));
+  const opened = await Promise.all(rows.map((r) => openTaskResult(db, r)));
+  return new Map(opened.map((r) => [r.taskId, r.output]));
 }
 
 export async function updateStep(db: Queryable, executionId: string, taskId: string, fromStatus: StepRow['status'], values: Partial<NewStepRow>): Promise<boolean> {
@@ -204,19 +228,42 @@ export async function findReceiptSummary(db: Queryable, executionId: string) {
   return row ?? null;
 }
 
-/** Sweeper: steps that should have a job but may have lost it (crash between commit and enqueue, Redis data loss). */
+/**
+ * Sweeper: steps that should have a job but may have lost it (crash between commit and enqueue,
+ * Redis data loss) — queued or running ones of a pending or running execution, and waiting ones
+ * whose wake-up time has passed. Steps of a paused execution wait for `resume`.
+ */
 export async function findStrandedSteps(db: Queryable, olderThanMs: number, limit: number) {
   return db
-    .select({ executionId: executionSteps.executionId, taskId: executionSteps.taskId, runnerClass: executionSteps.runnerClass, status: executionSteps.status })
+    .select({
+      executionId: executionSteps.executionId,
+      tenantId: executionSteps.tenantId,
+      taskId: executionSteps.taskId,
+      runnerClass: executionSteps.runnerClass,
+      status: executionSteps.status,
+      requeues: executionSteps.requeues,
+      wakeAt: executionSteps.wakeAt,
+    })
     .from(executionSteps)
+    .innerJoin(executions, eq(executions.id, executionSteps.executionId))
     .where(
       and(
-        inArray(executionSteps.status, ['queued', 'running']),
-        sql`${executionSteps.updatedAt} < now() - make_interval(secs => ${olderThanMs / 1000})`,
+        inArray(executions.status, ['pending', 'running']),
+        or(
+          and(inArray(executionSteps.status, ['queued', 'running']), sql`${executionSteps.updatedAt} < now() - make_interval(secs => ${olderThanMs / 1000})`),
+          and(eq(executionSteps.status, 'waiting'), sql`${executionSteps.wakeAt} < now() - make_interval(secs => ${olderThanMs / 1000})`),
+        ),
       ),
     )
     .orderBy(asc(executionSteps.updatedAt))
     .limit(limit);
+}
+
+export async function countRequeue(db: Queryable, executionId: string, taskId: string): Promise<void> {
+  await db
+    .update(executionSteps)
+    .set({ requeues: sql`${executionSteps.requeues} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(executionSteps.executionId, executionId), eq(executionSteps.taskId, taskId)));
 }
 
 /** Sweeper: terminal executions still without a receipt. */
@@ -227,7 +274,7 @@ export async function findExecutionsMissingReceipts(db: Queryable, olderThanMs: 
     .leftJoin(receipts, eq(receipts.executionId, executions.id))
     .where(
       and(
-        inArray(executions.status, ['succeeded', 'failed', 'rolled_back']),
+        inArray(executions.status, [...terminalExecutionStatuses]),
         sql`${receipts.executionId} is null`,
         sql`${executions.finishedAt} < now() - make_interval(secs => ${olderThanMs / 1000})`,
       ),
@@ -241,6 +288,215 @@ export async function countActiveExecutions(db: Queryable, tenantId: string): Pr
   const [row] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(executions)
-    .where(and(eq(executions.tenantId, tenantId), inArray(executions.status, ['pending', 'running'])));
+    .where(and(eq(executions.tenantId, tenantId), inArray(executions.status, [...activeExecutionStatuses])));
   return row?.n ?? 0;
+}
+
+export type StepStatus = StepRow['status'];
+export type ExecutionStatus = ExecutionRow['status'];
+
+/** The execution row, locked for the rest of the transaction: every control transition takes it first. */
+export async function lockExecutionRow(db: Queryable, id: string, tenantId?: string): Promise<ExecutionRow | null> {
+  const [row] = await db
+    .select()
+    .from(executions)
+    .where(tenantId ? and(eq(executions.id, id), eq(executions.tenantId, tenantId)) : eq(executions.id, id))
+    .for('update');
+  return row ?? null;
+}
+
+export async function setExecutionStatus(db: Queryable, id: string, from: readonly ExecutionStatus[], values: Partial<NewExecutionRow> & { status: ExecutionStatus }): Promise<ExecutionRow | null> {
+  const [row] = await db
+    .update(executions)
+    .set(values)
+    .where(and(eq(executions.id, id), inArray(executions.status, [...from])))
+    .returning();
+  return row ?? null;
+}
+
+/**
+ * Ends an execution early (cancel, reject): steps that had not started (or were waiting) become
+ * `cancelled`; running ones are left to their workers, which stop them within the grace period.
+ */
+export async function terminateExecution(db: Queryable, id: string, status: 'cancelled' | 'rejected', reason: string): Promise<ExecutionRow> {
+  await db
+    .update(executionSteps)
+    .set({ status: 'cancelled', error: reason, finishedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(executionSteps.executionId, id), inArray(executionSteps.status, ['pending', 'queued', 'waiting'])));
+  const steps = await db
+    .select({ taskId: executionSteps.taskId, outputDigest: executionSteps.outputDigest })
+    .from(executionSteps)
+    .where(and(eq(executionSteps.executionId, id), eq(executionSteps.status, 'succeeded')));
+  const [row] = await db
+    .update(executions)
+    .set({
+      status,
+      finishedAt: sql`now()`,
+      error: reason,
+      outputsDigest: digestOf(Object.fromEntries(steps.filter((s) => s.outputDigest).map((s) => [s.taskId, s.outputDigest]))),
+      costUsd: sql`(select coalesce(sum(cost_usd), 0) from execution_steps where execution_id = ${id})`,
+    })
+    .where(eq(executions.id, id))
+    .returning();
+  return row!;
+}
+
+/** Steps still `running` in an execution: a cancelled one's receipt waits for them (bounded by the grace period). */
+export async function findRunningSteps(db: Queryable, executionId: string): Promise<StepRow[]> {
+  return db.select().from(executionSteps).where(and(eq(executionSteps.executionId, executionId), eq(executionSteps.status, 'running')));
+}
+
+/** A cancelled or rejected execution's running steps that never answered within the grace period. */
+export async function abandonRunningSteps(db: Queryable, executionId: string, reason: string): Promise<number> {
+  const rows = await db
+    .update(executionSteps)
+    .set({ status: 'cancelled', error: reason, finishedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(executionSteps.executionId, executionId), eq(executionSteps.status, 'running')))
+    .returning({ taskId: executionSteps.taskId });
+  return rows.length;
+}
+
+/** Steps of an execution in the given statuses (resume re-enqueues queued and waiting ones). */
+export async function findStepsIn(db: Queryable, executionId: string, statuses: readonly StepStatus[]): Promise<StepRow[]> {
+  return db
+    .select()
+    .from(executionSteps)
+    .where(and(eq(executionSteps.executionId, executionId), inArray(executionSteps.status, [...statuses])));
+}
+
+export async function appendTransitions(db: Queryable, rows: (typeof executionTransitions.$inferInsert)[]): Promise<void> {
+  if (rows.length > 0) await db.insert(executionTransitions).values(rows);
+}
+
+export async function findTransitions(db: Queryable, opts: { executionId?: string; scheduleId?: string; limit?: number }) {
+  return db
+    .select()
+    .from(executionTransitions)
+    .where(opts.executionId ? eq(executionTransitions.executionId, opts.executionId) : eq(executionTransitions.scheduleId, opts.scheduleId!))
+    .orderBy(asc(executionTransitions.id))
+    .limit(opts.limit ?? 1000);
+}
+
+export async function insertSignal(db: Queryable, row: typeof executionSignals.$inferInsert) {
+  const [inserted] = await db.insert(executionSignals).values(row).returning();
+  return inserted!;
+}
+
+/** The earliest signal with this event and key sent to the execution (sent before the wait began counts too). */
+export async function findSignal(db: Queryable, executionId: string, event: string, key: string) {
+  const [row] = await db
+    .select()
+    .from(executionSignals)
+    .where(and(eq(executionSignals.executionId, executionId), eq(executionSignals.event, event), eq(executionSignals.key, key)))
+    .orderBy(asc(executionSignals.createdAt))
+    .limit(1);
+  return row ?? null;
+}
+
+export type ApprovalRow = typeof executionApprovals.$inferSelect;
+
+/** Records one approver's decision; a second decision by the same approver on the same step is refused (returns null). */
+export async function insertApproval(db: Queryable, row: typeof executionApprovals.$inferInsert): Promise<ApprovalRow | null> {
+  const [inserted] = await db.insert(executionApprovals).values(row).onConflictDoNothing().returning();
+  return inserted ?? null;
+}
+
+export async function findApprovals(db: Queryable, executionId: string, taskId?: string): Promise<ApprovalRow[]> {
+  return db
+    .select()
+    .from(executionApprovals)
+    .where(taskId ? and(eq(executionApprovals.executionId, executionId), eq(executionApprovals.taskId, taskId)) : eq(executionApprovals.executionId, executionId))
+    .orderBy(asc(executionApprovals.createdAt));
+}
+
+/** Active executions holding (or waiting for) a concurrency slot of this key. */
+export async function countConcurrencyHolders(db: Queryable, tenantId: string, key: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(executions)
+    .where(and(eq(executions.tenantId, tenantId), eq(executions.concurrencyKey, key), inArray(executions.status, ['pending', 'running', 'paused'])));
+  return row?.n ?? 0;
+}
+
+/** The next queued executions for a concurrency key: higher priority first, then oldest. */
+export async function findQueuedForKey(db: Queryable, tenantId: string, key: string, limit: number): Promise<ExecutionRow[]> {
+  if (limit <= 0) return [];
+  return db
+    .select()
+    .from(executions)
+    .where(and(eq(executions.tenantId, tenantId), eq(executions.concurrencyKey, key), eq(executions.status, 'queued')))
+    .orderBy(sql`case ${executions.priority} when 'high' then 0 when 'normal' then 1 else 2 end`, asc(executions.createdAt), asc(executions.id))
+    .limit(limit)
+    .for('update', { skipLocked: true });
+}
+
+/** Sweeper: concurrency keys with queued executions (an admission lost to a crash is retried). */
+export async function findQueuedKeys(db: Queryable, limit: number): Promise<{ tenantId: string; concurrencyKey: string }[]> {
+  const rows = await db
+    .selectDistinct({ tenantId: executions.tenantId, concurrencyKey: executions.concurrencyKey })
+    .from(executions)
+    .where(and(eq(executions.status, 'queued'), sql`${executions.concurrencyKey} is not null`))
+    .limit(limit);
+  return rows.filter((r): r is { tenantId: string; concurrencyKey: string } => r.concurrencyKey !== null);
+}
+
+/**
+ * Reaper: pending or running executions none of whose steps can still move (every step terminal)
+ * — an execution no worker will ever finish. They are finished from their steps.
+ */
+export async function findStuckExecutions(db: Queryable, olderThanMs: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: executions.id })
+    .from(executions)
+    .where(
+      and(
+        inArray(executions.status, ['pending', 'running']),
+        sql`${executions.createdAt} < now() - make_interval(secs => ${olderThanMs / 1000})`,
+        sql`not exists (select 1 from ${executionSteps} s where s.execution_id = ${executions.id} and s.status in ('pending','queued','running','waiting'))`,
+      ),
+    )
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
+
+/** Rerun: the original's succeeded steps, copied into the new execution with their idempotency keys and results. */
+export async function copySucceededSteps(db: Queryable, fromExecutionId: string, toExecutionId: string): Promise<string[]> {
+  const rows = await db.execute<{ task_id: string }>(sql`
+    update execution_steps n set
+      status = 'succeeded', idempotency_key = o.idempotency_key, output_digest = o.output_digest, attempts = 0,
+      error = null, cost_usd = 0, started_at = o.started_at, finished_at = o.finished_at, duration_ms = o.duration_ms,
+      remaining_needs = 0, updated_at = now()
+    from execution_steps o
+    where o.execution_id = ${fromExecutionId} and o.status = 'succeeded' and n.execution_id = ${toExecutionId} and n.task_id = o.task_id
+    returning n.task_id`);
+  return [...rows].map((r) => r.task_id);
+}
+
+/** Sets remaining needs of the given steps (a rerun recounts them over the steps it still has to run). */
+export async function setStepNeeds(db: Queryable, executionId: string, needs: Map<string, number>): Promise<void> {
+  for (const [taskId, n] of needs) {
+    await db
+      .update(executionSteps)
+      .set({ remainingNeeds: n, status: n === 0 ? 'queued' : 'pending', updatedAt: sql`now()` })
+      .where(and(eq(executionSteps.executionId, executionId), eq(executionSteps.taskId, taskId), inArray(executionSteps.status, ['pending', 'queued'])));
+  }
+}
+
+export async function setOpenSteps(db: Queryable, executionId: string, openSteps: number): Promise<void> {
+  await db.update(executions).set({ openSteps }).where(eq(executions.id, executionId));
+}
+
+export async function markStepWaiting(db: Queryable, executionId: string, taskId: string, wakeAt: Date): Promise<boolean> {
+  const rows = await db
+    .update(executionSteps)
+    .set({ status: 'waiting', wakeAt, updatedAt: sql`now()` })
+    .where(and(eq(executionSteps.executionId, executionId), eq(executionSteps.taskId, taskId), eq(executionSteps.status, 'running')))
+    .returning({ taskId: executionSteps.taskId });
+  return rows.length > 0;
+}
+
+/** Executions by id with their status: a worker checks those it runs tasks for (cancel backstop). */
+export async function findStatuses(db: Queryable, ids: string[]): Promise<{ id: string; status: ExecutionStatus }[]> {
+  if (ids.length === 0) return [];
+  return db.select({ id: executions.id, status: executions.status }).from(executions).where(inArray(executions.id, ids));
 }

@@ -3,6 +3,7 @@ import { startExecutionInputSchema, executionListInputSchema } from '@mc/shared/
 import { digestOf } from '@mc/shared/canonical-json';
 import { AppError, validationError } from '@mc/shared/errors';
 import type { Manifest } from '@mc/shared/manifest';
+import { findNulPath } from '@mc/shared/json-text';
 import { redact } from '@mc/shared/redaction';
 import type { z } from 'zod';
 import { appendAuditEvents } from '../audit/audit-writer.ts';
@@ -11,7 +12,11 @@ import { decodeCursor, toPage, type Page } from '../http/cursor.ts';
 import { findWorkflow } from '../workflows/repository.ts';
 import { findDecisionsForExecution } from '../policy/decision-repository.ts';
 import { decisionView, type DecisionView, evaluateExecute, recordDecisions, refuse } from '../policy/policy-service.ts';
+import { concurrencyKeyOf, enqueueRoots, hasFreeSlot, lockConcurrencyKey } from './admission.ts';
+import { recordDeniedRouting, recordRouting, resolveStartTarget, sameStartTarget } from '../releases/routing.ts';
 import * as repo from './repository.ts';
+import { recordTransition } from './transitions.ts';
+import { loadPlan, type WorkflowPlan } from './workflow-plan.ts';
 
 export interface StepView {
   taskId: string;
@@ -24,6 +29,8 @@ export interface StepView {
   durationMs: number | null;
   outputDigest: string | null;
   error: string | null;
+  /** A waiting step's wake-up time: its sleep's end, or its wait's or approval's deadline. */
+  wakeAt: Date | null;
 }
 
 export interface ExecutionSummary {
@@ -40,6 +47,21 @@ export interface ExecutionSummary {
   finishedAt: Date | null;
   costUsd: string;
   error: string | null;
+  priority: repo.ExecutionRow['priority'];
+  /** Set when the workflow declares a concurrency limit: runs with the same key take turns. */
+  concurrencyKey: string | null;
+  rerunOf: string | null;
+  scheduleId: string | null;
+  pausedAt: Date | null;
+}
+
+export interface ApprovalView {
+  taskId: string;
+  actorSub: string;
+  actorRole: string;
+  decision: 'approve' | 'reject';
+  comment: string | null;
+  at: Date;
 }
 
 export interface ExecutionView extends ExecutionSummary {
@@ -53,6 +75,7 @@ export interface ExecutionView extends ExecutionSummary {
   receipt: { digest: string; storedUri: string; verified: boolean; createdAt: Date } | null;
   /** The decisions that let this execution start. */
   policyDecisions: DecisionView[];
+  approvals: ApprovalView[];
 }
 
 function summaryOf(row: repo.ExecutionRow, wf: { name: string; version: string }): ExecutionSummary {
@@ -70,6 +93,11 @@ function summaryOf(row: repo.ExecutionRow, wf: { name: string; version: string }
     finishedAt: row.finishedAt,
     costUsd: row.costUsd,
     error: row.error,
+    priority: row.priority,
+    concurrencyKey: row.concurrencyKey,
+    rerunOf: row.rerunOf,
+    scheduleId: row.scheduleId,
+    pausedAt: row.pausedAt,
   };
 }
 
@@ -79,10 +107,21 @@ export interface StartResult {
   created: boolean;
 }
 
-export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opts: { traceId?: string; traceparent?: string } = {}): Promise<StartResult> {
+export interface StartOptions {
+  traceId?: string;
+  traceparent?: string;
+  /** A schedule's fire: recorded on the execution. */
+  scheduleId?: string;
+  /** A rerun: the failed execution whose succeeded steps this one reuses (see `rerunExecution`). */
+  rerunOf?: repo.ExecutionRow;
+}
+
+export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opts: StartOptions = {}): Promise<StartResult> {
   const parsed = startExecutionInputSchema.safeParse(raw);
   if (!parsed.success) throw validationError(parsed.error, 'execution request');
   const input = parsed.data;
+  const nulAt = findNulPath(input.inputs, ['inputs']);
+  if (nulAt !== null) throw new AppError('VALIDATION', `${nulAt}: text may not contain the NUL character (\\u0000)`, { issues: [{ path: nulAt, message: 'contains U+0000' }] });
   const inputBytes = Buffer.byteLength(JSON.stringify(input.inputs), 'utf8');
   if (inputBytes > deps.config.MC_MAX_INPUT_BYTES) {
     throw new AppError('PAYLOAD_TOO_LARGE', `inputs are ${inputBytes} bytes; the limit is ${deps.config.MC_MAX_INPUT_BYTES}`, { issues: [{ path: 'inputs', message: 'too large' }] });
@@ -91,8 +130,10 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
     const existing = await repo.findExecutionByIdempotencyKey(deps.db, actor.tenantId, input.idempotencyKey);
     if (existing) return { execution: await sameRequestOrConflict(deps, existing, input, actor), created: false };
   }
-  const wf = await findWorkflow(deps.db, input.workflowId, { tenantId: actor.tenantId });
-  if (!wf) throw new AppError('NOT_FOUND', `workflow ${input.workflowId} not found`);
+  // By name, the workflow's release picks the version; `rollout: 'canary'` enters the version as its canary (server/releases/).
+  const target = await resolveStartTarget(deps, input, actor);
+  const wf = await findWorkflow(deps.db, target.workflowId, { tenantId: actor.tenantId });
+  if (!wf) throw new AppError('NOT_FOUND', `workflow ${target.workflowId} not found`);
   if (wf.status !== 'published') {
     throw new AppError('CONFLICT', `workflow ${wf.name}@${wf.version} is a draft; publish it before executing`, { details: { workflowId: wf.id, status: wf.status } });
   }
@@ -105,25 +146,45 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
   }
   // Always evaluated here, whatever a plan said: the server is where policy holds.
   const outcome = await evaluateExecute(deps, actor, { ...wf, manifest }, { region, inputs: input.inputs });
-  if (!outcome.allowed) await refuse(deps, outcome);
+  if (!outcome.allowed) {
+    await recordDeniedRouting(deps.db, target.routing);
+    await refuse(deps, outcome);
+  }
+  const concurrencyKey = concurrencyKeyOf(manifest, input.inputs);
+  const priority = input.priority ?? manifest.priority ?? 'normal';
+  const plan = opts.rerunOf ? await loadPlan(deps, wf.id) : null;
 
   const inserted = await deps.db.transaction(async (tx) => {
+    // Over the concurrency limit: the run is recorded `queued` and admitted when a slot frees (admission.ts).
+    let status: 'pending' | 'queued' = 'pending';
+    if (concurrencyKey && manifest.concurrency) {
+      await lockConcurrencyKey(tx, actor.tenantId, concurrencyKey);
+      if (!(await hasFreeSlot(tx, actor.tenantId, concurrencyKey, manifest.concurrency.limit))) status = 'queued';
+    }
     const row = await repo.insertExecution(tx, {
       tenantId: actor.tenantId,
       workflowId: wf.id,
-      status: 'pending',
+      status,
+      actorRole: actor.role,
+      priority,
+      concurrencyKey,
+      concurrencyLimit: manifest.concurrency?.limit ?? null,
+      rerunOf: opts.rerunOf?.id ?? null,
+      idempotencyScope: opts.rerunOf ? idempotencyScopeOf(opts.rerunOf) : null,
+      scheduleId: opts.scheduleId ?? null,
       region,
       actorSub: actor.sub,
       idempotencyKey: input.idempotencyKey ?? null,
       inputs: input.inputs,
       inputsDigest: digestOf(input.inputs),
-      rollout: input.rollout ?? null,
+      rollout: target.routing?.arm ?? input.rollout ?? null,
       traceId: opts.traceId ?? null,
       openSteps: manifest.tasks.length,
       costEstimateUsd: outcome.costEstimateUsd.toFixed(4),
     });
     // A concurrent start with the same idempotency key won the insert.
     if (!row) return null;
+    await recordRouting(tx, target.routing, row.id);
     await repo.insertSteps(
       tx,
       manifest.tasks.map((t) => ({
@@ -136,6 +197,9 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
         remainingNeeds: t.needs.length,
       })),
     );
+    if (opts.rerunOf && plan) await prepareRerun(tx, row, opts.rerunOf, plan);
+    if (status === 'queued') await recordTransition(tx, { type: 'mc.execution.queued', execution: row, to: 'queued', actorSub: actor.sub, data: { concurrencyKey } });
+    if (opts.rerunOf) await recordTransition(tx, { type: 'mc.execution.rerun', execution: row, to: status, actorSub: actor.sub, data: { rerunOf: opts.rerunOf.id } });
     await recordDecisions(tx, outcome, row.id);
     await appendAuditEvents(tx, [
       {
@@ -154,10 +218,16 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
   }
   const roots = manifest.tasks.filter((t) => t.needs.length === 0);
   try {
-    await deps.queues.enqueueTasks(
-      roots.map((t) => ({ executionId: inserted.id, taskId: t.id, runnerClass: t.runnerClass, retries: t.retries })),
-      opts.traceparent,
-    );
+    // A queued run has nothing to enqueue until it is admitted (admission.ts).
+    if (inserted.status === 'queued') return { execution: await getExecution(deps, inserted.id, actor), created: true };
+    if (opts.rerunOf) {
+      await enqueueRoots(deps, inserted, opts.traceparent);
+    } else {
+      await deps.queues.enqueueTasks(
+        roots.map((t) => ({ executionId: inserted.id, tenantId: inserted.tenantId, taskId: t.id, runnerClass: t.runnerClass, retries: t.retries, priority: inserted.priority })),
+        opts.traceparent,
+      );
+    }
   } catch (e) {
     // The execution is committed: the worker's sweeper enqueues its queued steps once Redis is back.
     deps.logger.warn({ err: e, 'exec.id': inserted.id }, 'enqueue failed; the sweeper will retry');
@@ -165,8 +235,26 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
   return { execution: await getExecution(deps, inserted.id, actor), created: true };
 }
 
+function idempotencyScopeOf(original: repo.ExecutionRow): string {
+  return original.idempotencyScope ?? original.idempotencyKey ?? original.id;
+}
+
+/**
+ * A rerun starts where its original failed: the original's succeeded steps are copied in as
+ * `succeeded` (same idempotency key, so their stored results feed templates downstream), and the
+ * other steps count only their needs that did not succeed. The rerun shares the original's
+ * idempotency scope, so a step that already acted under a key presents the same key again.
+ */
+async function prepareRerun(tx: Parameters<typeof repo.copySucceededSteps>[0], row: repo.ExecutionRow, original: repo.ExecutionRow, plan: WorkflowPlan): Promise<void> {
+  const done = new Set(await repo.copySucceededSteps(tx, original.id, row.id));
+  const needs = new Map<string, number>();
+  for (const t of plan.manifest.tasks) if (!done.has(t.id)) needs.set(t.id, t.needs.filter((n) => !done.has(n)).length);
+  await repo.setStepNeeds(tx, row.id, needs);
+  await repo.setOpenSteps(tx, row.id, needs.size);
+}
+
 async function sameRequestOrConflict(deps: Deps, existing: repo.ExecutionRow, input: z.output<typeof startExecutionInputSchema>, actor: Actor): Promise<ExecutionView> {
-  if (existing.workflowId !== input.workflowId || existing.inputsDigest !== digestOf(input.inputs)) {
+  if (!(await sameStartTarget(deps.db, existing.workflowId, input)) || existing.inputsDigest !== digestOf(input.inputs)) {
     throw new AppError('CONFLICT', 'this idempotencyKey was already used for a different request (workflow or inputs differ); use a new key', {
       details: { executionId: existing.id },
     });
@@ -177,11 +265,12 @@ async function sameRequestOrConflict(deps: Deps, existing: repo.ExecutionRow, in
 export async function getExecution(deps: Deps, id: string, actor: Pick<Actor, 'tenantId'>): Promise<ExecutionView> {
   const row = await repo.findExecution(deps.db, id, actor.tenantId);
   if (!row) throw new AppError('NOT_FOUND', `execution ${id} not found`);
-  const [wf, steps, receipt, decisions] = await Promise.all([
+  const [wf, steps, receipt, decisions, approvals] = await Promise.all([
     findWorkflow(deps.db, row.workflowId),
     repo.findSteps(deps.db, id),
     repo.findReceiptSummary(deps.db, id),
     findDecisionsForExecution(deps.db, id),
+    repo.findApprovals(deps.db, id),
   ]);
   return {
     ...summaryOf(row, wf ?? { name: '?', version: '?' }),
@@ -201,9 +290,11 @@ export async function getExecution(deps: Deps, id: string, actor: Pick<Actor, 't
       durationMs: s.durationMs,
       outputDigest: s.outputDigest,
       error: s.error,
+      wakeAt: s.wakeAt,
     })),
     receipt,
     policyDecisions: decisions.map(decisionView),
+    approvals: approvals.map((a) => ({ taskId: a.taskId, actorSub: a.actorSub, actorRole: a.actorRole, decision: a.decision, comment: a.comment, at: a.createdAt })),
   };
 }
 

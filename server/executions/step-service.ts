@@ -5,9 +5,12 @@ import { isKnownPackage, taskPackages } from '@mc/shared/task-packages';
 import { redact } from '@mc/shared/redaction';
 import type { Deps } from '../deps.ts';
 import { publishToStartMs } from '../observability/metrics.ts';
+import type { ReadyTask } from '../queue/task-queues.ts';
+import { admitQueued } from './admission.ts';
+import { recordTransition } from './transitions.ts';
 import { findWorkflow } from '../workflows/repository.ts';
 import * as repo from './repository.ts';
-import { buildPlan, cachedPlan, descendantsOf, rememberPlan, type WorkflowPlan } from './workflow-plan.ts';
+import { descendantsOf, loadPlan, type WorkflowPlan } from './workflow-plan.ts';
 
 /**
  * The execution state machine, step by step. Postgres holds the truth; every transition of an
@@ -37,16 +40,11 @@ export type SecretResolver = (names: string[]) => Promise<Record<string, string>
 
 export class PermanentStepError extends Error {}
 
-export async function loadPlan(deps: Pick<Deps, 'db'>, workflowId: string): Promise<WorkflowPlan> {
-  const cached = cachedPlan(workflowId);
-  if (cached) return cached;
-  const wf = await findWorkflow(deps.db, workflowId);
-  if (!wf) throw new Error(`workflow ${workflowId} not found`);
-  return rememberPlan(workflowId, buildPlan(wf.manifest as Manifest, wf.manifestDigest));
-}
+export { loadPlan };
 
-export function idempotencyScope(execution: Pick<repo.ExecutionRow, 'id' | 'idempotencyKey'>): string {
-  return execution.idempotencyKey ?? execution.id;
+/** A rerun shares its original's scope (`idempotency_scope`), so the steps it repeats find the original's stored results and keys. */
+export function idempotencyScope(execution: Pick<repo.ExecutionRow, 'id' | 'idempotencyKey'> & { idempotencyScope?: string | null }): string {
+  return execution.idempotencyScope ?? execution.idempotencyKey ?? execution.id;
 }
 
 export function taskIdempotencyKey(scope: string, manifestDigest: string, taskId: string, input: unknown): string {
@@ -109,8 +107,32 @@ export async function beginStep(
 }
 
 export interface Transition {
-  ready: { executionId: string; taskId: string; runnerClass: string; retries: number }[];
+  ready: ReadyTask[];
   finished: repo.ExecutionRow | null;
+  /** The execution was cancelled or rejected while this step ran: the caller records the step `cancelled`. */
+  stopped?: boolean;
+}
+
+const stoppedTransition = (status: repo.ExecutionStatus | undefined): Transition => ({ ready: [], finished: null, stopped: status === 'cancelled' || status === 'rejected' });
+
+/** While paused, steps still finish (and release their dependents), but nothing new is enqueued until resume. */
+const movableStatuses: readonly repo.ExecutionStatus[] = ['pending', 'running', 'paused'];
+
+export function readyTask(execution: Pick<repo.ExecutionRow, 'id' | 'tenantId' | 'priority'>, plan: WorkflowPlan, step: { taskId: string; runnerClass: string }): ReadyTask {
+  return {
+    executionId: execution.id,
+    tenantId: execution.tenantId,
+    taskId: step.taskId,
+    runnerClass: step.runnerClass,
+    retries: plan.tasks.get(step.taskId)?.retries ?? 0,
+    priority: execution.priority,
+  };
+}
+
+async function finished(tx: Parameters<typeof repo.finishExecution>[0], executionId: string): Promise<repo.ExecutionRow> {
+  const row = await repo.finishExecution(tx, executionId);
+  await recordTransition(tx, { type: 'mc.execution.finished', execution: row, from: 'running', to: row.status, actorSub: 'mc:engine', data: row.error ? { error: row.error } : {} });
+  return row;
 }
 
 /** Stores the result (once per idempotency key), marks the step succeeded and releases its dependents. */
@@ -126,7 +148,7 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
   const pkg = isKnownPackage(ctx.task.uses) ? taskPackages[ctx.task.uses] : null;
   return deps.db.transaction(async (tx) => {
     const locked = await repo.lockExecution(tx, ctx.execution.id);
-    if (!locked || !['pending', 'running'].includes(locked.status)) return { ready: [], finished: null };
+    if (!locked || !movableStatuses.includes(locked.status)) return stoppedTransition(locked?.status);
     const moved = await repo.updateStep(tx, ctx.execution.id, ctx.task.id, 'running', {
       status: 'succeeded',
       idempotencyKey: ctx.idempotencyKey,
@@ -139,17 +161,20 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
     if (!moved) return { ready: [], finished: null };
     const released = await repo.releaseDependents(tx, ctx.execution.id, ctx.plan.dependents.get(ctx.task.id) ?? []);
     const open = await repo.decrementOpenSteps(tx, ctx.execution.id, 1);
-    const finished = open === 0 ? await repo.finishExecution(tx, ctx.execution.id) : null;
     return {
-      ready: released.map((r) => ({ executionId: ctx.execution.id, taskId: r.taskId, runnerClass: r.runnerClass, retries: ctx.plan.tasks.get(r.taskId)?.retries ?? 0 })),
-      finished,
+      ready: locked.status === 'paused' ? [] : released.map((r) => readyTask(ctx.execution, ctx.plan, r)),
+      finished: open === 0 ? await finished(tx, ctx.execution.id) : null,
     };
   });
 }
 
 /** A failed attempt that will be retried: the step goes back to `queued` with the error on record. */
-export async function recordRetryableFailure(deps: Pick<Deps, 'db'>, ctx: StepContext, message: string): Promise<void> {
+export async function recordRetryableFailure(deps: Pick<Deps, 'db'>, ctx: StepContext, message: string): Promise<Transition | null> {
+  const current = await repo.findExecution(deps.db, ctx.execution.id);
+  // Stopped meanwhile: no retry; the caller records the step cancelled.
+  if (current && (current.status === 'cancelled' || current.status === 'rejected')) return stoppedTransition(current.status);
   await repo.updateStep(deps.db, ctx.execution.id, ctx.task.id, 'running', { status: 'queued', error: message });
+  return null;
 }
 
 /** The last attempt failed: the step fails, everything downstream is skipped, the execution may finish. */
@@ -159,19 +184,45 @@ export async function failStep(deps: Pick<Deps, 'db'>, executionId: string, task
   const plan = await loadPlan(deps, execution.workflowId);
   return deps.db.transaction(async (tx) => {
     const locked = await repo.lockExecution(tx, executionId);
-    if (!locked || !['pending', 'running'].includes(locked.status)) return { ready: [], finished: null };
-    const moved = await repo.updateStep(tx, executionId, taskId, 'running', { status: 'failed', error: message, finishedAt: new Date() });
+    if (!locked || !movableStatuses.includes(locked.status)) return stoppedTransition(locked?.status);
+    // A step fails from `running` (its attempt failed) or from `waiting` (a wait or an approval timed out while no worker held it).
+    // (and from `queued`, when the reaper gives up on a step whose job kept getting lost).
+    const moved =
+      (await repo.updateStep(tx, executionId, taskId, 'running', { status: 'failed', error: message, finishedAt: new Date() })) ||
+      (await repo.updateStep(tx, executionId, taskId, 'waiting', { status: 'failed', error: message, finishedAt: new Date() })) ||
+      (await repo.updateStep(tx, executionId, taskId, 'queued', { status: 'failed', error: message, finishedAt: new Date() }));
     if (!moved) return { ready: [], finished: null };
     const skipped = await repo.skipSteps(tx, executionId, descendantsOf(plan, taskId), `upstream task ${taskId} failed`);
     const open = await repo.decrementOpenSteps(tx, executionId, 1 + skipped);
-    return { ready: [], finished: open === 0 ? await repo.finishExecution(tx, executionId) : null };
+    return { ready: [], finished: open === 0 ? await finished(tx, executionId) : null };
   });
 }
 
-/** Enqueues what a transition made ready, and the receipt when the execution finished. */
-export async function applyTransition(deps: Pick<Deps, 'queues'>, t: Transition, traceparent?: string): Promise<void> {
+/** Enqueues what a transition made ready, the receipt when the execution finished, and the runs its concurrency slot lets in. */
+export async function applyTransition(deps: Pick<Deps, 'queues' | 'db'>, t: Transition, traceparent?: string): Promise<void> {
   if (t.ready.length > 0) await deps.queues.enqueueTasks(t.ready, traceparent);
-  if (t.finished) await deps.queues.enqueueReceipt(t.finished.id);
+  if (t.finished) {
+    await deps.queues.enqueueReceipt(t.finished.id);
+    if (t.finished.concurrencyKey) await admitQueued(deps, t.finished.tenantId, t.finished.concurrencyKey);
+  }
+}
+
+/**
+ * Durable wait: the step becomes `waiting` until `wakeAt` (its job is moved to BullMQ's delayed
+ * set by the caller, so no worker slot is held). False when the step is no longer running.
+ */
+export async function suspendStep(deps: Pick<Deps, 'db'>, ctx: StepContext, wakeAt: Date): Promise<boolean> {
+  return repo.markStepWaiting(deps.db, ctx.execution.id, ctx.task.id, wakeAt);
+}
+
+/**
+ * A task of an execution that was cancelled or rejected while it ran has stopped (or was
+ * abandoned after the grace period): its step is recorded `cancelled`. Returns true when no step
+ * of the execution is still running, i.e. its receipt can be cut now.
+ */
+export async function settleStoppedStep(deps: Pick<Deps, 'db'>, executionId: string, taskId: string, reason: string): Promise<boolean> {
+  await repo.updateStep(deps.db, executionId, taskId, 'running', { status: 'cancelled', error: reason, finishedAt: new Date() });
+  return (await repo.findRunningSteps(deps.db, executionId)).length === 0;
 }
 
 export async function appendStepLog(

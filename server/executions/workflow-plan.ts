@@ -1,4 +1,6 @@
 import type { Manifest, Task } from '@mc/shared/manifest';
+import type { Queryable } from '../db/client.ts';
+import { findWorkflow } from '../workflows/repository.ts';
 
 /** A published manifest indexed for the engine: who depends on whom. Built once per workflow and cached (published manifests never change). */
 export interface WorkflowPlan {
@@ -40,4 +42,13 @@ export function rememberPlan(workflowId: string, plan: WorkflowPlan): WorkflowPl
   if (cache.size >= cacheLimit) cache.delete(cache.keys().next().value!);
   cache.set(workflowId, plan);
   return plan;
+}
+
+/** The plan of a workflow, from the cache or built from its stored manifest. */
+export async function loadPlan(deps: { db: Queryable }, workflowId: string): Promise<WorkflowPlan> {
+  const cached = cachedPlan(workflowId);
+  if (cached) return cached;
+  const wf = await findWorkflow(deps.db, workflowId);
+  if (!wf) throw new Error(`workflow ${workflowId} not found`);
+  return rememberPlan(workflowId, buildPlan(wf.manifest as Manifest, wf.manifestDigest));
 }

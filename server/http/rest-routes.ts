@@ -3,16 +3,22 @@ import type { z } from 'zod';
 import type { Actor } from '@mc/shared/actor';
 import { auditListInputSchema, executionListInputSchema, workflowListInputSchema } from '@mc/shared/api';
 import { AppError, validationError } from '@mc/shared/errors';
-import { traceContextFrom, type TraceContext } from '@mc/shared/trace-context';
+import type { TraceContext } from '@mc/shared/trace-context';
 import * as audit from '../audit/service.ts';
+import * as events from '../events/service.ts';
 import { admit } from '../auth/admit.ts';
 import type { AccessRule } from '../auth/authorize.ts';
 import type { Deps } from '../deps.ts';
 import * as executions from '../executions/service.ts';
+import * as control from '../executions/control-service.ts';
+import * as schedules from '../schedules/service.ts';
+import { eraseExecution } from '../payloads/erase-service.ts';
 import * as identity from '../identity/service.ts';
 import * as receipts from '../receipts/service.ts';
+import { releaseRestRoutes } from '../releases/routes.ts';
 import * as workflows from '../workflows/service.ts';
 import { sessionCookieName } from './session-cookie.ts';
+import { requestTrace } from '../observability/request-telemetry.ts';
 
 export interface PublicRequest {
   headers: Headers;
@@ -67,6 +73,12 @@ export function restRouteTable(deps: Deps): RestRoute[] {
     { method: 'GET', path: '/executions', access: 'read', handler: (r) => executions.listExecutions(deps, parseQuery(executionListInputSchema, r.query), r.actor) },
     { method: 'GET', path: '/executions/:id', access: 'read', handler: (r) => executions.getExecution(deps, id(r, 'execution id'), r.actor) },
     {
+      method: 'POST',
+      path: '/executions/:id/erase',
+      access: 'admin',
+      handler: (r) => eraseExecution(deps, { ...(r.body && typeof r.body === 'object' ? r.body : {}), id: id(r, 'execution id') }, r.actor),
+    },
+    {
       method: 'GET',
       path: '/executions/:id/receipt',
       access: 'read',
@@ -79,6 +91,31 @@ export function restRouteTable(deps: Deps): RestRoute[] {
       },
     },
     { method: 'POST', path: '/executions/:id/receipt/verify', access: 'read', handler: (r) => receipts.verifyReceipt(deps, id(r, 'execution id'), r.actor) },
+    // Control of a running execution (docs/architecture/execution-engine.md): the body's fields plus the path's id.
+    { method: 'POST', path: '/executions/:id/cancel', access: 'execute', handler: (r) => control.cancelExecution(deps, withId(r, 'execution id'), r.actor) },
+    { method: 'POST', path: '/executions/:id/pause', access: 'execute', handler: (r) => control.pauseExecution(deps, withId(r, 'execution id'), r.actor) },
+    { method: 'POST', path: '/executions/:id/resume', access: 'execute', handler: (r) => control.resumeExecution(deps, withId(r, 'execution id'), r.actor) },
+    { method: 'POST', path: '/executions/:id/signal', access: 'execute', handler: (r) => control.signalExecution(deps, withId(r, 'execution id'), r.actor) },
+    { method: 'POST', path: '/executions/:id/approve', access: 'read', handler: (r) => control.decideApproval(deps, withId(r, 'execution id'), r.actor, 'approve') },
+    { method: 'POST', path: '/executions/:id/reject', access: 'read', handler: (r) => control.decideApproval(deps, withId(r, 'execution id'), r.actor, 'reject') },
+    {
+      method: 'POST',
+      path: '/executions/:id/rerun',
+      access: 'execute',
+      handler: async (r) => {
+        const execution = await control.rerunExecution(deps, withId(r, 'execution id'), r.actor, { traceId: r.trace.traceId, traceparent: r.trace.traceparent });
+        r.set.status = 201;
+        r.set.headers.location = `/api/executions/${execution.id}`;
+        return execution;
+      },
+    },
+    { method: 'GET', path: '/executions/:id/transitions', access: 'read', handler: (r) => control.executionTransitions(deps, id(r, 'execution id'), r.actor) },
+    { method: 'POST', path: '/schedules', access: 'execute', handler: async (r) => ((r.set.status = 201), await schedules.createSchedule(deps, r.body, r.actor)) },
+    { method: 'GET', path: '/schedules', access: 'read', handler: (r) => schedules.listSchedules(deps, coerceLimit(r.query), r.actor) },
+    { method: 'GET', path: '/schedules/:id', access: 'read', handler: (r) => schedules.getSchedule(deps, { id: id(r, 'schedule id') }, r.actor) },
+    { method: 'POST', path: '/schedules/:id/pause', access: 'execute', handler: (r) => schedules.pauseSchedule(deps, { id: id(r, 'schedule id') }, r.actor) },
+    { method: 'POST', path: '/schedules/:id/resume', access: 'execute', handler: (r) => schedules.resumeSchedule(deps, { id: id(r, 'schedule id') }, r.actor) },
+    { method: 'DELETE', path: '/schedules/:id', access: 'execute', handler: (r) => schedules.deleteSchedule(deps, { id: id(r, 'schedule id') }, r.actor) },
     {
       method: 'GET',
       path: '/executions/:id/logs',
@@ -92,6 +129,8 @@ export function restRouteTable(deps: Deps): RestRoute[] {
     { method: 'GET', path: '/keys', access: 'public', handler: () => receipts.publicKeys(deps) },
     { method: 'GET', path: '/audit/events', access: 'read', handler: (r) => audit.listAuditEvents(deps, parseQuery(auditListInputSchema, r.query), r.actor) },
     { method: 'POST', path: '/audit/verify', access: 'admin', handler: () => audit.verifyAudit(deps) },
+    // mc.events.v1 for consumers: `?after=<seq>` (the previous page's nextAfter), `limit`, `type`; same service as events.list.
+    { method: 'GET', path: '/events', access: 'read', handler: (r) => events.listEvents(deps, parseQuery(auditListInputSchema, r.query), r.actor) },
     { method: 'GET', path: '/me', access: 'read', handler: (r) => ({ sub: r.actor.sub, role: r.actor.role, tenant: r.actor.tenantName, method: r.actor.method }) },
     {
       // For browser pages that cannot send a header (bull-board at /queues): the caller's own
@@ -112,15 +151,16 @@ export function restRouteTable(deps: Deps): RestRoute[] {
     { method: 'DELETE', path: '/tokens/:id', access: 'admin', handler: (r) => identity.revokeToken(deps, id(r, 'token id'), r.actor) },
     { method: 'POST', path: '/tenants', access: 'admin', handler: (r) => ((r.set.status = 201), identity.createTenant(deps, r.body, r.actor)) },
     { method: 'GET', path: '/tenants', access: 'admin', handler: (r) => identity.listTenants(deps, r.actor) },
+    ...releaseRestRoutes(deps),
   ];
 }
 
-export function restRoutes(deps: Deps, table: RestRoute[] = restRouteTable(deps)) {
-  const app = new Elysia({ name: 'mc-rest', prefix: '/api' });
+export function restRoutes(deps: Deps, table: RestRoute[] = restRouteTable(deps), opts: { prefix?: string; name?: string } = {}) {
+  const app = new Elysia({ name: opts.name ?? 'mc-rest', prefix: opts.prefix ?? '/api' });
   for (const route of table) {
     app.route(route.method, route.path, async ({ request, server, params, query, body, set }) => {
       const ip = server?.requestIP(request)?.address;
-      const trace = traceContextFrom(request.headers.get('traceparent'));
+      const trace = requestTrace(request);
       const req = { headers: request.headers, trace, params: params as Record<string, string>, query: query as Record<string, string | undefined>, body, set: set as RestRequest['set'] };
       if (route.access === 'public') return route.handler(req);
       const actor = await admit(deps, request, ip, route.access);
@@ -128,6 +168,15 @@ export function restRoutes(deps: Deps, table: RestRoute[] = restRouteTable(deps)
     });
   }
   return app;
+}
+
+/** A control request's body with the path's id (the path wins). */
+function withId(r: RestRequest, what: string): Record<string, unknown> {
+  return { ...(r.body && typeof r.body === 'object' ? (r.body as Record<string, unknown>) : {}), id: id(r, what) };
+}
+
+function coerceLimit(query: Record<string, string | undefined>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(query).map(([k, v]) => [k, k === 'limit' && v !== undefined && /^\d+$/.test(v) ? Number(v) : v]));
 }
 
 /** Query strings arrive as text: numbers are coerced before the shared schema validates them. */

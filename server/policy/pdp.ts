@@ -3,6 +3,7 @@ import { policyBundleDigest } from './bundle-digest.ts';
 import { evaluatePack } from './embedded-engine.ts';
 import { admitPolicyInput, DEFAULT_MAX_POLICY_INPUT_CHARS } from './input-guard.ts';
 import { queryOpa } from './opa-client.ts';
+import { pdpLatencySeconds } from '../observability/metrics.ts';
 
 /**
  * The policy decision point: one `decide` whatever answers behind it (config `MC_PDP`).
@@ -77,6 +78,7 @@ export function createPdp(opts: PdpOptions): Pdp {
       }
       const digestValue = await bundleDigest();
       if (digestValue === undefined) verdict = deny(pdpReasons.error);
+      pdpLatencySeconds.observe({ pack, backend }, (performance.now() - started) / 1000);
       return {
         ...normalize(verdict),
         pack,

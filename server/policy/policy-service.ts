@@ -10,6 +10,7 @@ import type { Queryable } from '../db/client.ts';
 import { executions } from '../db/schema.ts';
 import type { Deps } from '../deps.ts';
 import { policyDeniesTotal } from '../observability/metrics.ts';
+import { isChangeFrozen } from '../releases/freeze-state.ts';
 import { insertDecisions } from './decision-repository.ts';
 
 /**
@@ -85,7 +86,8 @@ export async function evaluatePublish(deps: Deps, actor: Actor, wf: WorkflowFact
   const decisions = await decideAll(deps, [
     ['access', base],
     ['pii', { ...base, workflow: policyWorkflow(wf, true) }],
-    ['freeze', { ...base, freeze: { active: deps.config.MC_CHANGE_FREEZE, isRollback } }],
+    // The error budget's freeze (spec §9) or the manual MC_CHANGE_FREEZE override.
+    ['freeze', { ...base, freeze: { active: await isChangeFrozen(deps, actor.tenantId), isRollback } }],
   ]);
   return { allowed: decisions.every((d) => d.allow), decisions, phase: 'publish', action: 'publish', actor, workflowId: wf.id };
 }

@@ -1,6 +1,8 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions, type RepeatOptions } from 'bullmq';
+import { nextFireAfter } from '@mc/shared/schedules';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { FairDispatcher, type StagedTask } from './fair-dispatcher.ts';
 
 /**
  * The typed job map: each queue's payload schema. Payloads carry ids only — never inputs,
@@ -12,6 +14,18 @@ export const receiptJobSchema = z.strictObject({ executionId: z.uuid() });
 export type ReceiptJob = z.infer<typeof receiptJobSchema>;
 
 export const receiptQueueName = 'mc-receipts';
+export const scheduleQueueName = 'mc-schedules';
+export const scheduleJobSchema = z.strictObject({ scheduleId: z.uuid() });
+export type ScheduleJob = z.infer<typeof scheduleJobSchema>;
+
+/**
+ * BullMQ's repeat strategy for cron schedulers, replaced by MC's pure `nextFireAfter` so the
+ * times BullMQ fires at are exactly those a test computes with a fake clock (shared/schedules.ts).
+ */
+export function scheduleRepeatStrategy(millis: number, opts: RepeatOptions): number | undefined {
+  if (!opts.pattern) return undefined;
+  return nextFireAfter({ cron: opts.pattern, timezone: opts.tz ?? 'UTC', everyMs: null }, millis);
+}
 export const taskQueueName = (runnerClass: string) => `mc-tasks-${runnerClass}`;
 
 /** One job id per step for its whole life (BullMQ keeps it across retries), so nothing is enqueued twice. */
@@ -20,20 +34,32 @@ export const receiptJobId = (executionId: string) => `receipt.${executionId}`;
 
 export interface ReadyTask {
   executionId: string;
+  tenantId: string;
   taskId: string;
   runnerClass: string;
   retries: number;
+  priority: 'high' | 'normal' | 'low';
 }
+
+/** BullMQ priorities: lower runs first; every task job has one, so they are ordered by it, then FIFO. */
+const bullPriority = { high: 1, normal: 2, low: 3 } as const;
 
 export class TaskQueues {
   private readonly queues = new Map<string, Queue>();
   private receiptQueue: Queue | undefined;
+  private scheduleQueue: Queue | undefined;
+  readonly fair: FairDispatcher;
+  private readonly dispatching = new Map<string, Promise<number>>();
+  private readonly dispatchAgain = new Set<string>();
 
   constructor(
     private readonly connection: Redis,
     private readonly prefix: string,
     private readonly retryBackoffMs: number,
-  ) {}
+    private readonly dispatchWindow = 64,
+  ) {
+    this.fair = new FairDispatcher(connection, prefix);
+  }
 
   queueFor(runnerClass: string): Queue {
     let q = this.queues.get(runnerClass);
@@ -44,30 +70,112 @@ export class TaskQueues {
     return q;
   }
 
+  /** Schedules fire as jobs of this queue, made by BullMQ job schedulers (one per active schedule, id = schedule id). */
+  schedules(): Queue {
+    this.scheduleQueue ??= new Queue(scheduleQueueName, { connection: this.connection, prefix: this.prefix, settings: { repeatStrategy: scheduleRepeatStrategy } });
+    return this.scheduleQueue;
+  }
+
   receipts(): Queue {
     this.receiptQueue ??= new Queue(receiptQueueName, { connection: this.connection, prefix: this.prefix });
     return this.receiptQueue;
   }
 
+  /**
+   * Ready tasks go to their tenant's staging set, then as many as the runner queue's window
+   * allows move onto it, tenants served round-robin (server/queue/fair-dispatcher.ts).
+   */
   async enqueueTasks(tasks: readonly ReadyTask[], traceparent?: string): Promise<void> {
-    const byClass = new Map<string, ReadyTask[]>();
-    for (const t of tasks) byClass.set(t.runnerClass, [...(byClass.get(t.runnerClass) ?? []), t]);
-    await Promise.all(
-      [...byClass].map(([runnerClass, group]) =>
-        this.queueFor(runnerClass).addBulk(
-          group.map((t) => ({
-            name: 'task',
-            data: { executionId: t.executionId, taskId: t.taskId, ...(traceparent ? { traceparent } : {}) } satisfies TaskJob,
-            opts: this.taskJobOptions(t),
-          })),
-        ),
-      ),
+    if (tasks.length === 0) return;
+    // Fast path: nothing staged anywhere and room in the window — straight onto the queue, as
+    // round-robin would have done (a racing producer may overshoot the window by a few jobs).
+    const classes = [...new Set(tasks.map((t) => t.runnerClass))];
+    if (classes.length === 1 && (await this.fair.isEmpty(classes[0]!)) && (await this.room(classes[0]!)) >= tasks.length) {
+      await this.addToQueue(classes[0]!, tasks.map((t) => ({ ...t, ...(traceparent ? { traceparent } : {}) })));
+      return;
+    }
+    await this.fair.stage(
+      tasks.map((t) => ({ ...t, ...(traceparent ? { traceparent } : {}) })),
+      (t) => taskJobId(t.executionId, t.taskId),
+    );
+    await Promise.all([...new Set(tasks.map((t) => t.runnerClass))].map((rc) => this.dispatch(rc)));
+  }
+
+  /** Fills the runner queue's window from the staged tasks; concurrent calls in one process coalesce. */
+  async dispatch(runnerClass: string): Promise<number> {
+    const running = this.dispatching.get(runnerClass);
+    if (running) {
+      this.dispatchAgain.add(runnerClass);
+      return running;
+    }
+    const run = (async () => {
+      let moved = 0;
+      do {
+        this.dispatchAgain.delete(runnerClass);
+        moved += await this.fair.dispatch(runnerClass, () => this.room(runnerClass), (picked) => this.addToQueue(runnerClass, picked));
+      } while (this.dispatchAgain.has(runnerClass));
+      return moved;
+    })().finally(() => this.dispatching.delete(runnerClass));
+    this.dispatching.set(runnerClass, run);
+    return run;
+  }
+
+  private async room(runnerClass: string): Promise<number> {
+    const counts = await this.queueFor(runnerClass).getJobCounts('wait', 'prioritized');
+    return this.dispatchWindow - ((counts.wait ?? 0) + (counts.prioritized ?? 0));
+  }
+
+  private async addToQueue(runnerClass: string, tasks: StagedTask[]): Promise<void> {
+    await this.queueFor(runnerClass).addBulk(
+      tasks.map((t) => ({
+        name: 'task',
+        data: { executionId: t.executionId, taskId: t.taskId, ...(t.traceparent ? { traceparent: t.traceparent } : {}) } satisfies TaskJob,
+        opts: this.taskJobOptions(t),
+      })),
     );
   }
 
-  private taskJobOptions(t: ReadyTask): JobsOptions {
+  /**
+   * Puts a step's job back (resume, the sweeper): a finished job left under the step's id would
+   * make the add a no-op, so it is removed first; a job still waiting, delayed or active is kept.
+   * `wakeAt`: a waiting step's job is added delayed until then. Returns false when a live job exists.
+   */
+  async requeueTask(t: ReadyTask, opts: { wakeAt?: Date | null } = {}): Promise<boolean> {
+    const queue = this.queueFor(t.runnerClass);
+    const jobId = taskJobId(t.executionId, t.taskId);
+    const job = await queue.getJob(jobId);
+    if (job) {
+      const state = await job.getState();
+      if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return false;
+      await job.remove();
+    }
+    const delay = opts.wakeAt ? Math.max(0, opts.wakeAt.getTime() - Date.now()) : 0;
+    if (delay > 0) {
+      await queue.add('task', { executionId: t.executionId, taskId: t.taskId } satisfies TaskJob, { ...this.taskJobOptions(t), delay });
+      return true;
+    }
+    if (await this.fair.isStaged(t.runnerClass, t.tenantId, jobId)) return false;
+    await this.enqueueTasks([t]);
+    return true;
+  }
+
+  /** Wakes a waiting step's delayed job now (a signal or an approval came); false when it is not delayed. */
+  async wakeTask(runnerClass: string, executionId: string, taskId: string): Promise<boolean> {
+    const job = await this.queueFor(runnerClass).getJob(taskJobId(executionId, taskId));
+    if (!job) return false;
+    try {
+      await job.promote();
+      return true;
+    } catch {
+      // Not delayed (yet, or any more): the worker re-checks after it suspends, so the wake is not lost.
+      return false;
+    }
+  }
+
+  private taskJobOptions(t: Pick<ReadyTask, 'executionId' | 'taskId' | 'retries' | 'priority'>): JobsOptions {
     return {
       jobId: taskJobId(t.executionId, t.taskId),
+      priority: bullPriority[t.priority] ?? bullPriority.normal,
       attempts: t.retries + 1,
       backoff: { type: 'exponential', delay: this.retryBackoffMs },
       // Postgres holds the outcome; finished jobs only need to linger for the queue dashboard.
@@ -76,8 +184,16 @@ export class TaskQueues {
     };
   }
 
-  async enqueueReceipt(executionId: string): Promise<void> {
+  /** Promotes a delayed receipt job (a cancelled run's tasks all stopped before the grace period ran out). */
+  async promoteReceipt(executionId: string): Promise<void> {
+    const job = await this.receipts().getJob(receiptJobId(executionId));
+    if (!job || (await job.getState()) !== 'delayed') return;
+    await job.promote().catch(() => undefined);
+  }
+
+  async enqueueReceipt(executionId: string, opts: { delayMs?: number } = {}): Promise<void> {
     await this.receipts().add('receipt', { executionId } satisfies ReceiptJob, {
+      ...(opts.delayMs ? { delay: opts.delayMs } : {}),
       jobId: receiptJobId(executionId),
       attempts: 12,
       backoff: { type: 'exponential', delay: 500 },
@@ -88,6 +204,6 @@ export class TaskQueues {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values(), ...(this.receiptQueue ? [this.receiptQueue] : [])].map((q) => q.close()));
+    await Promise.all([...this.queues.values(), ...(this.receiptQueue ? [this.receiptQueue] : []), ...(this.scheduleQueue ? [this.scheduleQueue] : [])].map((q) => q.close()));
   }
 }

@@ -8,7 +8,7 @@ import * as executionsRepo from '../executions/repository.ts';
 import { findDecisionsForExecution } from '../policy/decision-repository.ts';
 import { findWorkflow } from '../workflows/repository.ts';
 import { receiptBucket } from '../storage/object-store.ts';
-import { receiptsSignedTotal } from '../observability/metrics.ts';
+import { receiptsSignedTotal, receiptVerificationFailuresTotal } from '../observability/metrics.ts';
 import { mcVersion } from '../version.ts';
 import * as repo from './repository.ts';
 
@@ -28,11 +28,21 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
   if (await repo.findReceipt(deps.db, executionId)) return 'exists';
   const execution = await executionsRepo.findExecution(deps.db, executionId);
   if (!execution) return 'not-found';
-  if (!['succeeded', 'failed', 'rolled_back'].includes(execution.status)) return 'not-terminal';
-  const [workflow, steps, decisions] = await Promise.all([
+  if (!['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'].includes(execution.status)) return 'not-terminal';
+  if (execution.status === 'cancelled' || execution.status === 'rejected') {
+    // Tasks told to stop get the grace period; the receipt records how each step ended, so it waits for them.
+    const running = await executionsRepo.findRunningSteps(deps.db, executionId);
+    if (running.length > 0) {
+      const graceOver = (execution.finishedAt?.getTime() ?? 0) + deps.config.MC_CANCEL_GRACE_MS <= Date.now();
+      if (!graceOver) return 'not-terminal';
+      await executionsRepo.abandonRunningSteps(deps.db, executionId, `no answer within the ${deps.config.MC_CANCEL_GRACE_MS} ms cancel grace period; abandoned`);
+    }
+  }
+  const [workflow, steps, decisions, approvals] = await Promise.all([
     findWorkflow(deps.db, execution.workflowId),
     executionsRepo.findSteps(deps.db, executionId),
     findDecisionsForExecution(deps.db, executionId),
+    executionsRepo.findApprovals(deps.db, executionId),
   ]);
   if (!workflow) return 'not-found';
 
@@ -49,6 +59,7 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
       traceId: execution.traceId,
       rollout: execution.rollout,
       costUsd: execution.costUsd,
+      ...(execution.rerunOf ? { rerunOf: execution.rerunOf } : {}),
     },
     workflow: { id: workflow.id, name: workflow.name, version: workflow.version, manifestDigest: workflow.manifestDigest },
     inputsDigest: execution.inputsDigest,
@@ -69,6 +80,17 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
       decisions: decisions.map((d) => ({ decisionId: d.decisionId, pack: d.pack, allow: d.allow, reasons: d.reasons })),
     },
     runner,
+    ...(approvals.length > 0
+      ? {
+          approvals: approvals.map((a) => ({
+            taskId: a.taskId,
+            actor: { sub: a.actorSub, role: a.actorRole },
+            decision: a.decision,
+            at: a.createdAt.toISOString(),
+            comment: a.comment,
+          })),
+        }
+      : {}),
   };
 
   const bucket = receiptBucket(execution.region);
@@ -95,6 +117,7 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
   }
   const uri = deps.objectStore.uriOf(bucket, key);
   const verification = await verifyReceiptBundle(JSON.parse(new TextDecoder().decode(stored)), keys, { executionId });
+  if (!verification.ok) receiptVerificationFailuresTotal.inc({ where: 'issue' });
   if (!verification.ok) throw new Error(`stored receipt for ${executionId} does not verify: ${verification.reason}`);
 
   const bundle: unknown = JSON.parse(new TextDecoder().decode(stored));

@@ -4,6 +4,7 @@ import type { Actor } from '@mc/shared/actor';
 import type { Deps } from '../deps.ts';
 import { findExecution } from '../executions/repository.ts';
 import * as repo from './repository.ts';
+import { receiptVerificationFailuresTotal } from '../observability/metrics.ts';
 
 export interface ReceiptResponse {
   /** The signed in-toto statement, as JSON. */
@@ -61,14 +62,19 @@ export async function verifyReceipt(deps: Deps, executionId: string, actor: Pick
   if (!row) throw new AppError('NOT_FOUND', `execution ${executionId} has no receipt yet`);
   const bytes = await deps.objectStore.getObject(row.bucket, row.objectKey);
   const keys = [{ keyId: deps.signingKey.keyId, publicKeyPem: deps.signingKey.publicKeyPem }];
-  if (!bytes) return { executionId, verified: false, digest: row.digest, keyId: row.keyId, reason: `stored object ${row.storedUri} is missing` };
+  if (!bytes) {
+    receiptVerificationFailuresTotal.inc({ where: 'verify' });
+    return { executionId, verified: false, digest: row.digest, keyId: row.keyId, reason: `stored object ${row.storedUri} is missing` };
+  }
   let bundle: unknown;
   try {
     bundle = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
+    receiptVerificationFailuresTotal.inc({ where: 'verify' });
     return { executionId, verified: false, digest: row.digest, keyId: row.keyId, reason: 'stored bundle is not valid JSON' };
   }
   const result = await verifyReceiptBundle(bundle, keys, { executionId, digest: row.digest });
+  if (!result.ok) receiptVerificationFailuresTotal.inc({ where: 'verify' });
   return result.ok
     ? { executionId, verified: true, digest: result.digest, keyId: row.keyId, reason: null }
     : { executionId, verified: false, digest: row.digest, keyId: row.keyId, reason: result.reason };

@@ -49,6 +49,11 @@ export function receiptBucket(region: string): string {
   return `mc-${region}-receipts`;
 }
 
+/** Data-residency rule for large execution payloads (encrypted): they live in `mc-${region}-payloads`. */
+export function payloadBucket(region: string): string {
+  return receiptBucket(region).replace(/-receipts$/, '-payloads');
+}
+
 /** S3 bucket naming rules (the subset MC needs); the fs store uses them too so a name works in both. */
 const bucketPattern = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 

@@ -1,7 +1,10 @@
 import { auditRouter } from '../audit/router.ts';
+import { eventsRouter } from '../events/router.ts';
 import { authRouter } from '../auth/router.ts';
 import { executionsRouter } from '../executions/router.ts';
 import { receiptsRouter } from '../receipts/router.ts';
+import { releasesRouter } from '../releases/router.ts';
+import { schedulesRouter } from '../schedules/router.ts';
 import { workflowsRouter } from '../workflows/router.ts';
 import { router } from './init.ts';
 
@@ -9,7 +12,10 @@ export const appRouter = router({
   workflows: workflowsRouter,
   executions: executionsRouter,
   receipts: receiptsRouter,
+  releases: releasesRouter,
+  schedules: schedulesRouter,
   audit: auditRouter,
+  events: eventsRouter,
   auth: authRouter,
 });
 

@@ -1,6 +1,7 @@
 import type { Actor } from '@mc/shared/actor';
 import { AppError, validationError } from '@mc/shared/errors';
 import { manifestDigest, manifestSchema, stagesOf, type Manifest } from '@mc/shared/manifest';
+import { findNulPath } from '@mc/shared/json-text';
 import { compareSemver } from '@mc/shared/semver';
 import { idSchema, planInputSchema, workflowListInputSchema } from '@mc/shared/api';
 import type { z } from 'zod';
@@ -55,6 +56,8 @@ export function parseManifest(deps: Pick<Deps, 'config'>, raw: unknown): Manifes
   });
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw validationError(parsed.error, 'manifest');
+  const nulAt = findNulPath(parsed.data);
+  if (nulAt !== null) throw new AppError('VALIDATION', `invalid manifest: ${nulAt}: text may not contain the NUL character (\\u0000)`, { issues: [{ path: nulAt, message: 'contains U+0000' }] });
   return parsed.data;
 }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { runCanaryController } from '@mc/server/releases/canary-controller';
 import { ensureWebBuild } from '../../web/build-web.ts';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
@@ -317,6 +318,35 @@ describe('dashboard', () => {
     await page.close();
     expectCleanConsole();
   }, 90_000);
+
+  it('shows a canary release against its thresholds, its timeline and the error budget, and rolls it back', async () => {
+    const name = uniqueName('canary');
+    const stable = await createWorkflow(name, [{ id: 'one', uses: 'pkg:demo/echo@1.0.0' }]);
+    await stack.trpc.workflows.publish.mutate({ id: stable.id });
+    const next = await stack.trpc.workflows.create.mutate({ name, version: '1.1.0', tasks: [{ id: 'one', uses: 'pkg:demo/echo@1.0.0' }] });
+    await stack.trpc.workflows.publish.mutate({ id: next.id });
+    const { release } = await stack.trpc.releases.start.mutate({ workflowId: next.id });
+    const run = await stack.trpc.executions.start.mutate({ workflowId: next.id });
+    await stack.trpc.receipts.get.query({ executionId: run.id, waitMs: 20_000 });
+    await runCanaryController(stack.deps, new Date());
+
+    const page = await openPage(`/releases?id=${release!.id}`);
+    await page.getByRole('heading', { level: 2, name: `${name}: 1.0.0 → 1.1.0` }).waitFor();
+    expect(await page.getByTestId('release-weight').innerText()).toBe('10 %');
+    expect(await page.getByTestId('release-verdict').innerText()).toContain('not enough canary executions');
+    expect(await page.getByRole('row', { name: /Error rate/ }).innerText()).toContain('0.00 %');
+    expect(await page.getByTestId('release-timeline').innerText()).toContain('started');
+    await page.getByTestId('budget-remaining').waitFor();
+    await screenshot(page, 'releases');
+    await expectAccessible(page, 'releases');
+
+    await page.getByRole('button', { name: 'Roll back' }).click();
+    await page.locator('.page-head .badge', { hasText: 'rolled back' }).first().waitFor();
+    expect(await page.getByTestId('release-weight').innerText()).toBe('0 %');
+    expect(await page.getByTestId('release-timeline').innerText()).toContain('rolled back');
+    await page.close();
+    expectCleanConsole();
+  }, 60_000);
 
   it('can be used from the keyboard: a skip link first, then the main navigation', async () => {
     const page = await openPage('/workflows');

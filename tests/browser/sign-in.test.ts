@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { ensureWebBuild } from '../../web/build-web.ts';
-import { startTestStack, type TestStack } from '../support/test-stack.ts';
+import { eventually, startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /** Token sign-in in a real browser, against a server that accepts no anonymous callers. */
 let stack: TestStack;
@@ -33,6 +33,8 @@ async function signedInPage(token: string) {
   await page.goto(`${baseUrl}/`);
   await page.getByLabel('Token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  // Signed in once the form is gone: navigating earlier could abort the sign-in itself.
+  await page.getByLabel('Token').waitFor({ state: 'detached' });
   return { context, page };
 }
 
@@ -71,6 +73,8 @@ describe('dashboard sign-in', () => {
   it('opens the queue dashboard for a signed-in admin (session cookie) and not for a viewer', async () => {
     const admin = await signedInPage(stack.adminToken);
     await admin.page.getByText('admin', { exact: false }).first().waitFor();
+    // The cookie is set by a request that follows sign-in: wait for it rather than race it.
+    await eventually(async () => (await admin.context.cookies()).some((c) => c.name === 'mc_session'), { what: 'the session cookie' });
     const queues = await admin.page.goto(`${baseUrl}/queues`);
     expect(queues?.status()).toBe(200);
     const cookies = await admin.context.cookies();
@@ -79,6 +83,7 @@ describe('dashboard sign-in', () => {
 
     const viewer = await signedInPage(await stack.tokenFor('viewer'));
     await viewer.page.getByText('viewer', { exact: false }).first().waitFor();
+    await eventually(async () => (await viewer.context.cookies()).some((c) => c.name === 'mc_session'), { what: 'the session cookie' });
     const refused = await viewer.page.goto(`${baseUrl}/queues`);
     expect(refused?.status()).toBe(403);
     await viewer.context.close();

@@ -103,8 +103,9 @@ describe('the execution engine', () => {
       .select()
       .from(executionSteps)
       .where(and(eq(executionSteps.executionId, exec.id), eq(executionSteps.taskId, 'second')));
-    const { taskResults } = await import('@mc/server/db/schema');
-    const [result] = await stack.deps.db.select().from(taskResults).where(eq(taskResults.idempotencyKey, second[0]!.idempotencyKey!));
+    // Stored encrypted (server/payloads/); the repository opens it.
+    const { findTaskResult } = await import('@mc/server/executions/repository');
+    const result = await findTaskResult(stack.deps.db, second[0]!.idempotencyKey!);
     expect(result!.output).toEqual({ greeting: 'hello Ada', n: 3 });
   });
 

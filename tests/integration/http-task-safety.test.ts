@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { openTaskResult } from '@mc/server/payloads/payload-boundary';
 import { eventually, startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /**
@@ -100,7 +101,9 @@ describe('pkg:mc/http outbound safety', () => {
     const { exec } = await runOne(`${sink.url}/to-local`);
     expect(exec.status).toBe('succeeded');
     expect(sink.calls.slice(before)).toEqual(['/to-local', '/landing']);
-    const output = await stack.deps.db.query.taskResults.findFirst({ where: (r, { eq }) => eq(r.executionId, exec.id) });
+    const sealed = await stack.deps.db.query.taskResults.findFirst({ where: (r, { eq }) => eq(r.executionId, exec.id) });
+    // Stored encrypted (server/payloads/): read as the engine reads it.
+    const output = sealed ? await openTaskResult(stack.deps.db, sealed) : undefined;
     expect(output?.output).toEqual({ status: 200, body: { ok: true, path: '/landing', host: sink.host } });
   });
 });

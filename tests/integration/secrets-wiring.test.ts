@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { executionLogs, taskResults } from '@mc/server/db/schema';
+import { openTaskResult } from '@mc/server/payloads/payload-boundary';
 import { eventually, startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /** `${{ secrets.X }}` end to end: the receiver gets the value; nothing MC stores or answers holds it. */
@@ -44,7 +45,9 @@ describe('secrets end to end', () => {
     ]);
     expect(exec.status).toBe('succeeded');
     expect(seen.at(-1)?.auth).toBe(`Bearer ${secretValue}`);
-    const results = await stack.deps.db.select().from(taskResults).where(eq(taskResults.executionId, exec.id));
+    // Outputs are stored encrypted (server/payloads/): check the plaintext as the engine reads it.
+    const sealed = await stack.deps.db.select().from(taskResults).where(eq(taskResults.executionId, exec.id));
+    const results = await Promise.all(sealed.map((r) => openTaskResult(stack.deps.db, r)));
     const logs = await stack.deps.db.select().from(executionLogs).where(eq(executionLogs.executionId, exec.id));
     const receipt = await stack.trpc.receipts.get.query({ executionId: exec.id });
     const everything = JSON.stringify({ results, logs, receipt, exec });

@@ -60,12 +60,15 @@ export async function startTestStack(overrides: Record<string, string> = {}, opt
     MC_QUEUE_PREFIX: `mct${uniqueSuffix()}`,
     OBJECT_STORE_DIR: join(dir, 'objects'),
     MC_SIGNING_KEY_PATH: join(dir, 'keys', 'receipt-signing.pem'),
+    MC_MASTER_KEY_PATH: join(dir, 'keys', 'master.key'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     MC_SWEEP_INTERVAL_MS: '500',
     MC_RETRY_BACKOFF_MS: '20',
     WORKER_LOCK_MS: '3000',
     WORKER_STALLED_INTERVAL_MS: '1000',
     MC_RECEIPT_WAIT_MS: '20000',
+    // Worker child processes of one test would all want 9464; a test that scrapes a worker sets its own.
+    WORKER_METRICS_PORT: '0',
     ...overrides,
   };
   const config = loadConfig(env);

@@ -36,7 +36,7 @@ export function computeOverview(recent: readonly ExecutionSummary[], decisionEve
     perMinute[Math.min(minutes - 1, Math.floor((t - start) / 60_000))]!++;
   }
   const minuteLabels = perMinute.map((_, i) => new Date(start + i * 60_000).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }));
-  const finished = recent.filter((e) => e.status === 'succeeded' || e.status === 'failed' || e.status === 'rolled_back');
+  const finished = recent.filter((e) => ['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'].includes(e.status));
   const succeeded = finished.filter((e) => e.status === 'succeeded').length;
   const waits = recent
     .filter((e) => e.startedAt !== null)

@@ -38,4 +38,10 @@ export type PolicyDecision = RouterOutputs['workflows']['plan']['decisions'][num
 /** The dry-run plan of `workflows.plan`: stages, cost estimate, each policy decision. */
 export type WorkflowPlan = RouterOutputs['workflows']['plan'];
 
+/** Canary releases, the error budget and Sev1 incidents (server/releases/). */
+export type ReleaseView = RouterOutputs['releases']['list'][number];
+export type ReleaseDetail = RouterOutputs['releases']['get'];
+export type ErrorBudgetView = RouterOutputs['releases']['errorBudget'];
+export type IncidentView = RouterOutputs['releases']['incidents'][number];
+
 export { TRPCClientError };

@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { findPii } from '@mc/shared/pii-detection';
+import type { DataClassification } from '@mc/shared/policy';
+import type { Queryable } from '../db/client.ts';
+import type { executions, taskResults } from '../db/schema.ts';
+import { payloadVaultFor } from './payload-vault.ts';
+
+/**
+ * What the repositories call at their boundaries (server/executions/repository.ts): rows go down
+ * with payloads sealed and come up with them opened. Nothing above the repositories changes.
+ */
+
+type NewExecution = typeof executions.$inferInsert;
+type ExecutionRow = typeof executions.$inferSelect;
+type NewTaskResult = typeof taskResults.$inferInsert;
+type TaskResultRow = typeof taskResults.$inferSelect;
+
+/**
+ * Spec §3, "Ingest → classified": execution inputs are `sensitive`; inputs in which PII is found
+ * are `regulated` (the PII pack has already refused them unless the workflow is `regulated`).
+ */
+export function classifyInputs(inputs: unknown): DataClassification {
+  return findPii(inputs, ['inputs']).length > 0 ? 'regulated' : 'sensitive';
+}
+
+/** Seals a new execution's inputs under a fresh data key; `storeKey` records the key once the row is inserted (same transaction). */
+export async function sealNewExecution(db: Queryable, row: NewExecution): Promise<{ row: NewExecution & { id: string }; storeKey(db: Queryable): Promise<void> }> {
+  const vault = payloadVaultFor(db);
+  const id = row.id ?? randomUUID();
+  const dataKey = vault.newDataKey();
+  const owner = { executionId: id, tenantId: row.tenantId, region: row.region };
+  const inputs = await vault.sealWith(owner, dataKey, row.inputs ?? {});
+  return {
+    row: { ...row, id, inputs, inputsClass: row.inputsClass ?? classifyInputs(row.inputs ?? {}) },
+    storeKey: (tx) => vault.storeDataKey(tx, owner, dataKey),
+  };
+}
+
+export async function openExecution<T extends Pick<ExecutionRow, 'id' | 'inputs'>>(db: Queryable, row: T): Promise<T> {
+  return { ...row, inputs: await payloadVaultFor(db).open(db, row.id, row.inputs) };
+}
+
+export async function sealTaskResult(db: Queryable, row: NewTaskResult): Promise<NewTaskResult> {
+  return { ...row, output: await payloadVaultFor(db).seal(db, row.executionId, row.output) };
+}
+
+export async function openTaskResult<T extends Pick<TaskResultRow, 'executionId' | 'output'>>(db: Queryable, row: T): Promise<T> {
+  return { ...row, output: await payloadVaultFor(db).open(db, row.executionId, row.output) };
+}
