@@ -22,7 +22,11 @@ export const guardsCheck: Check = {
     const text = `${out}\n${err}`;
     const passed = /(\d+) pass/.exec(text)?.[1] ?? '0';
     const failed = /(\d+) fail/.exec(text)?.[1] ?? '?';
-    if (code !== 0) return fail(`guard tests failed (exit ${code}): ${passed} passed, ${failed} failed`, ...text.split('\n').filter((l) => /\(fail\)|error:/.test(l)).slice(0, 15).map((l) => `  ${l.trim()}`));
+    if (code !== 0) {
+      const reasons = text.split('\n').filter((l) => /\(fail\)|error:|Expected|Received/.test(l));
+      const shown = reasons.length > 0 ? reasons.slice(0, 20) : text.trim().split('\n').slice(-20);
+      return fail(`guard tests failed (exit ${code}): ${passed} passed, ${failed} failed`, ...shown.map((l) => `  ${l.trim()}`));
+    }
     return pass(`${guardTests.length} test files: ${passed} passed, 0 failed`);
   },
 };
