@@ -17,6 +17,7 @@ import { loginCommand } from './commands/login.ts';
 import { scheduleCreateCommand, scheduleDeleteCommand, scheduleGetCommand, scheduleListCommand, schedulePauseCommand, scheduleResumeCommand } from './commands/schedules.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { discloseCommand, keysCommand, receiptGetCommand, receiptVerifyCommand } from './commands/receipts.ts';
+import { tokensCreateCommand, tokensListCommand, tokensRevokeCommand } from './commands/tokens.ts';
 import { verifyCommand } from './commands/verify.ts';
 import { workflowCreateCommand, workflowGetCommand, workflowListCommand, workflowPublishCommand } from './commands/workflows.ts';
 import { loadConfig, resolveTarget, type CliConfig, type Target } from './config-store.ts';
@@ -57,6 +58,9 @@ export const commands: Command[] = [
   verifyCommand,
   auditVerifyCommand,
   keysCommand,
+  tokensCreateCommand,
+  tokensListCommand,
+  tokensRevokeCommand,
   migrateCommand,
 ];
 

@@ -118,6 +118,13 @@ export const configSchema = z.object({
   MC_RATE_LIMIT_PER_TENANT: int(6000, 1),
   /** Executions not yet finished (queued, pending, running or paused) at once, per tenant. */
   MC_QUOTA_CONCURRENT_EXECUTIONS: int(1000, 1),
+  /** Per runner class, executions pending or running at once per tenant, e.g. `gpu=2,default=500`; classes not listed are bounded by the tenant quota only. */
+  MC_QUOTA_RUNNER_CLASS_CONCURRENCY: z
+    .string()
+    .regex(/^([a-z][a-z0-9-]{0,30}=\d+)(,[a-z][a-z0-9-]{0,30}=\d+)*$/, 'must look like gpu=2,default=500')
+    .transform((s) => Object.fromEntries(s.split(',').map((pair) => { const [k, v] = pair.split('='); return [k!, Number(v)]; })) as Record<string, number>)
+    .optional()
+    .transform((v) => v ?? {}),
   /**
    * OIDC bearer tokens (off unless MC_OIDC_ISSUER is set). Validated in detail, with these
    * defaults, by server/auth/oidc-verifier.ts (`oidcSettingsFromEnv`) at start.

@@ -292,6 +292,16 @@ export async function countActiveExecutions(db: Queryable, tenantId: string): Pr
   return row?.n ?? 0;
 }
 
+/** Executions of a tenant not yet finished that have a task on the given runner class. */
+export async function countActiveExecutionsInRunnerClass(db: Queryable, tenantId: string, runnerClass: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(distinct ${executions.id})::int` })
+    .from(executions)
+    .innerJoin(executionSteps, eq(executionSteps.executionId, executions.id))
+    .where(and(eq(executions.tenantId, tenantId), inArray(executions.status, [...activeExecutionStatuses]), eq(executionSteps.runnerClass, runnerClass)));
+  return row?.n ?? 0;
+}
+
 export type StepStatus = StepRow['status'];
 export type ExecutionStatus = ExecutionRow['status'];
 

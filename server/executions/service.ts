@@ -144,6 +144,14 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
   if (active >= deps.config.MC_QUOTA_CONCURRENT_EXECUTIONS) {
     throw new AppError('RATE_LIMITED', `quota: this tenant has ${active} executions in flight; the limit is ${deps.config.MC_QUOTA_CONCURRENT_EXECUTIONS}`, { retryAfterSeconds: 5 });
   }
+  for (const runnerClass of new Set(manifest.tasks.map((t) => t.runnerClass))) {
+    const limit = deps.config.MC_QUOTA_RUNNER_CLASS_CONCURRENCY[runnerClass];
+    if (limit === undefined) continue;
+    const inClass = await repo.countActiveExecutionsInRunnerClass(deps.db, actor.tenantId, runnerClass);
+    if (inClass >= limit) {
+      throw new AppError('RATE_LIMITED', `quota: this tenant has ${inClass} executions in flight on runner class "${runnerClass}"; the limit is ${limit}`, { retryAfterSeconds: 5 });
+    }
+  }
   // Always evaluated here, whatever a plan said: the server is where policy holds.
   const outcome = await evaluateExecute(deps, actor, { ...wf, manifest }, { region, inputs: input.inputs });
   if (!outcome.allowed) {

@@ -4,6 +4,7 @@ import { AppError, validationError } from '@mc/shared/errors';
 import type { Deps } from '../deps.ts';
 import { terminalExecutionStatuses } from '../db/schema.ts';
 import { findExecution } from '../executions/repository.ts';
+import { appendAuditEvents } from '../audit/audit-writer.ts';
 import { destroyDataKey, findErasure, insertErasure } from './data-key-repository.ts';
 
 /**
@@ -25,7 +26,11 @@ export async function eraseExecution(deps: Deps, raw: unknown, actor: Pick<Actor
   const result = await deps.db.transaction(async (tx) => {
     const destroyed = await destroyDataKey(tx, id);
     if (!destroyed) return null;
-    return insertErasure(tx, { tenantId: execution.tenantId, executionId: id, actorSub: actor.sub, reason: reason ?? null, masterKeyId: destroyed.masterKeyId });
+    const erasure = await insertErasure(tx, { tenantId: execution.tenantId, executionId: id, actorSub: actor.sub, reason: reason ?? null, masterKeyId: destroyed.masterKeyId });
+    await appendAuditEvents(tx, [
+      { tenantId: execution.tenantId, type: 'mc.execution.erased', actor: { sub: actor.sub }, subject: { workflowId: execution.workflowId, executionId: id }, data: { reason: reason ?? null, masterKeyId: destroyed.masterKeyId } },
+    ]);
+    return erasure;
   });
   if (result) {
     deps.logger.info({ 'exec.id': id, 'actor.sub': actor.sub }, 'execution payloads cryptographically erased');

@@ -6,7 +6,7 @@ import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { appendAuditEvents, type AuditEventDraft } from '@mc/server/audit/audit-writer';
 import { auditEvents } from '@mc/server/db/schema';
-import { auditEventTypes } from '@mc/shared/audit-event';
+import { auditEventTypes, auditEventTypesV2 } from '@mc/shared/audit-event';
 import { eventBus } from '@mc/shared/event-bus';
 import { EventSchemaError } from '@mc/shared/event-schema';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
@@ -16,6 +16,10 @@ const schema = JSON.parse(readFileSync(new URL('../../docs/audit/mc-events.v1.js
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 addFormats(ajv);
 const validate = ajv.compile(schema);
+// The versioned change: v1's shape with more types; events of the spec's five types stay v1's.
+const schemaV2 = JSON.parse(readFileSync(new URL('../../docs/audit/mc-events.v2.json', import.meta.url), 'utf8'));
+const validateV2 = ajv.compile(schemaV2);
+const validatorFor = (type: string) => ((auditEventTypes as readonly string[]).includes(type) ? validate : validateV2);
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -36,6 +40,17 @@ describe('mc.events.v1 (docs/audit/mc-events.v1.json)', () => {
     expect({ bus: topics.bus, partitions: topics.partitions, retentionDays: topics.retentionDays }).toEqual({ bus: eventBus.name, partitions: eventBus.partitions, retentionDays: eventBus.retentionDays });
   });
 
+  it('has a versioned successor, mc.events.v2: the same shape, v1’s types and more', () => {
+    const { $id, title, description, properties, ...rest } = schemaV2;
+    const { $id: _id, properties: v1Properties, ...v1Rest } = schema;
+    expect($id).toBe('https://companyos/internal/mc/events.v2.json');
+    expect(typeof title).toBe('string');
+    expect(typeof description).toBe('string');
+    expect(rest).toEqual(v1Rest);
+    expect({ ...properties, type: undefined }).toEqual({ ...v1Properties, type: undefined });
+    expect(properties.type.enum).toEqual([...auditEventTypes, ...auditEventTypesV2]);
+  });
+
   it('every event written by a full execution and a denied one validates against it', async () => {
     const wf = await stack.trpc.workflows.create.mutate({ name: `sch-${crypto.randomUUID().slice(0, 8)}`, version: '1.0.0', tasks: [{ id: 't1', uses: 'pkg:demo/echo@1.0.0' }] });
     await stack.trpc.workflows.publish.mutate({ id: wf.id });
@@ -50,8 +65,8 @@ describe('mc.events.v1 (docs/audit/mc-events.v1.json)', () => {
     expect(rows.some((r) => r.type === 'mc.policy.decision' && (r.data as { allow: boolean }).allow === false)).toBe(true);
     for (const r of rows) {
       const event = { id: r.id, ts: r.ts.toISOString(), type: r.type, actor: r.actor, subject: r.subject, data: r.data };
-      const ok = validate(event);
-      if (!ok) throw new Error(`row ${r.seq} (${r.type}) does not validate: ${ajv.errorsText(validate.errors)}`);
+      const check = validatorFor(r.type);
+      if (!check(event)) throw new Error(`row ${r.seq} (${r.type}) does not validate: ${ajv.errorsText(check.errors)}`);
       expect(r.partition).toBeGreaterThanOrEqual(0);
       expect(r.partition).toBeLessThan(12);
     }

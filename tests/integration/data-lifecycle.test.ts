@@ -78,9 +78,11 @@ describe('executions.erase', () => {
     const verified = await verifyDisclosurePack(new Uint8Array(await pack.arrayBuffer()), keys);
     expect(verified.ok).toBe(true);
 
-    // Idempotent.
+    // Idempotent, and on the audit trail once.
     const again = await stack.trpc.executions.erase.mutate({ id: exec.id });
     expect(again.alreadyErased).toBe(true);
+    const events = await stack.trpc.audit.list.query({ executionId: exec.id, type: 'mc.execution.erased' });
+    expect(events.items).toHaveLength(1);
   });
 
   it('is for admins only', async () => {
@@ -155,6 +157,9 @@ describe('retention', () => {
     const runs = await stack.deps.db.select().from(retentionRuns).where(and(eq(retentionRuns.kind, 'step_logs'), sql`${retentionRuns.deleted} > 0`));
     expect(runs.length).toBeGreaterThanOrEqual(1);
     expect(runs[0]!.retentionDays).toBe(stack.config.MC_LOG_RETENTION_DAYS);
+    // Each batch is an audit event too (mc.events.v2), under the platform's default tenant.
+    const purged = await stack.trpc.audit.list.query({ type: 'mc.data.retention.purged', limit: 500 });
+    expect(purged.items.some((e) => (e.data as { runId: string; deleted: number }).runId === runs[0]!.runId && (e.data as { deleted: number }).deleted > 0)).toBe(true);
 
     // Receipts are not touched, and still verify.
     const [receiptRow] = await stack.deps.db.select().from(receipts).where(eq(receipts.executionId, exec.id));

@@ -100,6 +100,10 @@ describe('pkg:mc/approval', () => {
     expect(steps).toEqual({ approve: 'failed', ship: 'cancelled' });
     const history = await stack.trpc.executions.transitions.query({ id: exec.id });
     expect(history.map((h) => h.type)).toContain('mc.execution.rejected');
+    // Every transition is an audit event as well (mc.events.v2), so it is in the hash chain.
+    const trail = (await stack.trpc.audit.list.query({ executionId: exec.id, limit: 500 })).items.map((e) => e.type);
+    for (const t of history.map((h) => h.type)) expect(trail).toContain(t);
+    expect((await stack.trpc.audit.verify.mutate()).ok).toBe(true);
     // Nothing more can be decided on a finished run.
     await expect(stack.trpcAs(await stack.tokenFor('operator')).executions.approve.mutate({ id: exec.id })).rejects.toThrow(/rejected/);
   });

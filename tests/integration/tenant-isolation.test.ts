@@ -143,3 +143,31 @@ describe('rate limits', () => {
     }
   });
 });
+
+describe('quotas', () => {
+  it('bound executions in flight per tenant and per runner class, with 429 and Retry-After', async () => {
+    // No worker: started executions stay in flight.
+    const q = await startTestStack({ MC_QUOTA_CONCURRENT_EXECUTIONS: '3', MC_QUOTA_RUNNER_CLASS_CONCURRENCY: 'slow=1' }, { worker: false });
+    try {
+      const publish = async (name: string, runnerClass: string) => {
+        const wf = await q.trpc.workflows.create.mutate({ name, version: '1.0.0', tasks: [{ id: 't', uses: 'pkg:demo/echo@1.0.0', runnerClass }] });
+        await q.trpc.workflows.publish.mutate({ id: wf.id });
+        return wf.id;
+      };
+      const slow = await publish('on-slow', 'slow');
+      const fast = await publish('on-default', 'default');
+      expect((await q.rest('POST', '/api/executions', { workflowId: slow })).status).toBe(201);
+      const secondSlow = await q.rest('POST', '/api/executions', { workflowId: slow });
+      expect(secondSlow.status).toBe(429);
+      expect(secondSlow.body.error.message).toContain('runner class "slow"');
+      expect(Number(secondSlow.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await q.rest('POST', '/api/executions', { workflowId: fast })).status).toBe(201);
+      expect((await q.rest('POST', '/api/executions', { workflowId: fast })).status).toBe(201);
+      const overTenant = await q.rest('POST', '/api/executions', { workflowId: fast });
+      expect(overTenant.status).toBe(429);
+      expect(overTenant.body.error.message).toContain('the limit is 3');
+    } finally {
+      await q.close();
+    }
+  });
+});
