@@ -16,6 +16,7 @@ import { publishControl } from './control-channel.ts';
 import * as repo from './repository.ts';
 import { getExecution, startExecution, type ExecutionView } from './service.ts';
 import { readyTask } from './step-service.ts';
+import { findErasure } from '../payloads/data-key-repository.ts';
 import { recordTransition } from './transitions.ts';
 import { loadPlan } from './workflow-plan.ts';
 
@@ -193,6 +194,10 @@ export async function rerunExecution(deps: Deps, raw: unknown, actor: Actor, opt
   const original = await repo.findExecution(deps.db, input.id, actor.tenantId);
   if (!original) throw new AppError('NOT_FOUND', `execution ${input.id} not found`);
   if (!['failed', 'cancelled', 'rejected'].includes(original.status)) conflict(original, 'rerun');
+  // Its inputs and stored results are unreadable after a cryptographic erase: nothing to rerun from.
+  if (await findErasure(deps.db, original.id)) {
+    throw new AppError('CONFLICT', `execution ${original.id} was erased; its inputs and results cannot be reused — start a new execution instead`);
+  }
   const { execution } = await startExecution(
     deps,
     { workflowId: original.workflowId, inputs: original.inputs as Record<string, unknown>, region: original.region, priority: original.priority },

@@ -85,6 +85,15 @@ describe('executions.erase', () => {
     expect(events.items).toHaveLength(1);
   });
 
+  it('leaves nothing to rerun from: an erased execution cannot be rerun', async () => {
+    const { exec } = await run([{ id: 'f', uses: 'pkg:mc/fail@1.0.0', with: { times: 1 } }]);
+    expect(exec.status).toBe('failed');
+    await stack.trpc.executions.erase.mutate({ id: exec.id });
+    const err = await stack.trpc.executions.rerun.mutate({ id: exec.id }).catch((e) => e);
+    expect(err.data.httpStatus).toBe(409);
+    expect(err.message).toContain('erased');
+  });
+
   it('is for admins only', async () => {
     const { exec } = await run(echo({ n: 1 }));
     const operator = await stack.tokenFor('operator');
