@@ -79,6 +79,8 @@ export const configSchema = z.object({
   MC_DISPATCH_WINDOW: int(64, 1, 100_000),
   /** Reaper: a step whose job was lost is put back on the queue at most this many times, then failed with the reason. */
   MC_REAPER_MAX_REQUEUES: int(5, 1, 1000),
+  /** A task queue with jobs waiting and none active for this long is reported stalled (`mc_queue_stalled`, /readyz): workers connected but not consuming. */
+  MC_QUEUE_STALL_SECONDS: int(60, 1),
   /** Schedules: a fire taken up later than this is "missed" (its schedule's missedRunPolicy decides: skip, or run once). */
   MC_SCHEDULE_MISFIRE_MS: int(60_000, 1000),
 
@@ -118,6 +120,8 @@ export const configSchema = z.object({
   MC_RATE_LIMIT_PER_TENANT: int(6000, 1),
   /** Executions not yet finished (queued, pending, running or paused) at once, per tenant. */
   MC_QUOTA_CONCURRENT_EXECUTIONS: int(1000, 1),
+  /** Backpressure: above this many ready tasks waiting (queued or staged, across task queues) `executions.start` answers 429. */
+  MC_MAX_QUEUE_DEPTH: int(100_000, 1),
   /** Per runner class, executions pending or running at once per tenant, e.g. `gpu=2,default=500`; classes not listed are bounded by the tenant quota only. */
   MC_QUOTA_RUNNER_CLASS_CONCURRENCY: z
     .string()

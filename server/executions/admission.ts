@@ -83,3 +83,44 @@ export async function enqueueRoots(deps: Pick<Deps, 'db' | 'queues'>, row: Pick<
   }));
   await deps.queues.enqueueTasks(ready, traceparent);
 }
+
+/**
+ * Backpressure (issue 9): above MC_MAX_QUEUE_DEPTH ready tasks waiting — on the task queues or
+ * staged for them — a start is refused with 429 rather than growing Redis without bound. The depth
+ * is cached for a second per process, so a burst of starts costs one Redis round trip, not one each.
+ */
+const depthCacheMs = 1_000;
+const depthCache = new WeakMap<object, { at: number; depth: Promise<number> }>();
+
+async function readQueueDepth(deps: Pick<Deps, 'queues' | 'config'>): Promise<number> {
+  const perClass = await Promise.all(
+    deps.config.WORKER_RUNNER_CLASSES.map(async (rc) => {
+      const [counts, staged] = await Promise.all([deps.queues.queueFor(rc).getJobCounts('wait', 'prioritized'), deps.queues.fair.stagedCount(rc)]);
+      return (counts.wait ?? 0) + (counts.prioritized ?? 0) + staged;
+    }),
+  );
+  return perClass.reduce((a, b) => a + b, 0);
+}
+
+export async function assertQueueHasRoom(deps: Pick<Deps, 'queues' | 'config' | 'logger'>): Promise<void> {
+  const now = Date.now();
+  let cached = depthCache.get(deps.queues);
+  if (!cached || now - cached.at > depthCacheMs) {
+    cached = { at: now, depth: readQueueDepth(deps) };
+    depthCache.set(deps.queues, cached);
+  }
+  let depth: number;
+  try {
+    depth = await cached.depth;
+  } catch (err) {
+    // Redis unreadable: the start's own writes decide (the execution is durable in Postgres and the
+    // sweeper enqueues it); a failed reading is not kept.
+    if (depthCache.get(deps.queues) === cached) depthCache.delete(deps.queues);
+    deps.logger.debug({ err }, 'queue depth unreadable; admitting');
+    return;
+  }
+  const limit = deps.config.MC_MAX_QUEUE_DEPTH;
+  if (depth >= limit) {
+    throw new AppError('RATE_LIMITED', `backpressure: ${depth} tasks are waiting for workers; the limit is ${limit}`, { retryAfterSeconds: 5, details: { queueDepth: depth, limit } });
+  }
+}

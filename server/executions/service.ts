@@ -12,7 +12,7 @@ import { decodeCursor, toPage, type Page } from '../http/cursor.ts';
 import { findWorkflow } from '../workflows/repository.ts';
 import { findDecisionsForExecution } from '../policy/decision-repository.ts';
 import { decisionView, type DecisionView, evaluateExecute, recordDecisions, refuse } from '../policy/policy-service.ts';
-import { concurrencyKeyOf, enqueueRoots, hasFreeSlot, lockConcurrencyKey } from './admission.ts';
+import { assertQueueHasRoom, concurrencyKeyOf, enqueueRoots, hasFreeSlot, lockConcurrencyKey } from './admission.ts';
 import { recordDeniedRouting, recordRouting, resolveStartTarget, sameStartTarget } from '../releases/routing.ts';
 import * as repo from './repository.ts';
 import { recordTransition } from './transitions.ts';
@@ -144,6 +144,7 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
   if (active >= deps.config.MC_QUOTA_CONCURRENT_EXECUTIONS) {
     throw new AppError('RATE_LIMITED', `quota: this tenant has ${active} executions in flight; the limit is ${deps.config.MC_QUOTA_CONCURRENT_EXECUTIONS}`, { retryAfterSeconds: 5 });
   }
+  await assertQueueHasRoom(deps);
   for (const runnerClass of new Set(manifest.tasks.map((t) => t.runnerClass))) {
     const limit = deps.config.MC_QUOTA_RUNNER_CLASS_CONCURRENCY[runnerClass];
     if (limit === undefined) continue;

@@ -48,6 +48,36 @@ export const queueJobs = new Gauge({
   registers: [registry],
 });
 
+/**
+ * Workers connected but not consuming (issue 9): a queue with jobs waiting and none active for
+ * longer than MC_QUEUE_STALL_SECONDS. Set wherever queue counts are read (scrape, /readyz).
+ */
+export const queueStalled = new Gauge({
+  name: 'mc_queue_stalled',
+  help: 'Whether a task queue has had jobs waiting and none active for longer than MC_QUEUE_STALL_SECONDS (1) or not (0)',
+  labelNames: ['queue'] as const,
+  registers: [registry],
+});
+
+// Per queue, when it was first seen with work waiting and nothing active (cleared once it moves).
+const idleWithWorkSince = new Map<string, number>();
+
+/** Records one reading of a queue's counts (waiting = wait + prioritized); true when it has been stuck longer than the threshold. */
+export function observeQueueStall(prefix: string, queue: string, counts: { waiting: number; active: number }, stallSeconds: number, now = Date.now()): boolean {
+  // Keyed by prefix too: processes (and test stacks) that share a Redis keep their queues apart by prefix.
+  const key = `${prefix}:${queue}`;
+  let stalled = false;
+  if (counts.waiting > 0 && counts.active === 0) {
+    const since = idleWithWorkSince.get(key) ?? now;
+    idleWithWorkSince.set(key, since);
+    stalled = now - since >= stallSeconds * 1000;
+  } else {
+    idleWithWorkSince.delete(key);
+  }
+  queueStalled.set({ queue }, stalled ? 1 : 0);
+  return stalled;
+}
+
 export const taskDurationSeconds = new Histogram({
   name: 'mc_task_duration_seconds',
   help: 'Task attempts run by workers, by task package and outcome (succeeded, failed, retrying, reused)',

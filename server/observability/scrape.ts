@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import { outboxLag } from '../audit/outbox-relay.ts';
-import { outboxOldestAgeSeconds, outboxPendingEvents, queueJobs, registry } from './metrics.ts';
+import { observeQueueStall, outboxOldestAgeSeconds, outboxPendingEvents, queueJobs, registry } from './metrics.ts';
 
 const jobStates = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 /** A scrape must answer even while Redis or Postgres is down: each source gets this long. */
@@ -18,6 +18,8 @@ async function collectQueueDepth(deps: Pick<Deps, 'queues' | 'config'>, runnerCl
   queueJobs.reset();
   queues.forEach((q, i) => {
     for (const state of jobStates) queueJobs.set({ queue: q.name, state }, counts[i]![state] ?? 0);
+    const c = counts[i]!;
+    observeQueueStall(deps.config.MC_QUEUE_PREFIX, q.name, { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0 }, deps.config.MC_QUEUE_STALL_SECONDS);
   });
 }
 
