@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { runCanaryController } from '@mc/server/releases/canary-controller';
 import { ensureWebBuild } from '../../web/build-web.ts';
+import { expectAccessible, launchChromium } from '../support/browser.ts';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /**
@@ -11,10 +12,8 @@ import { startTestStack, type TestStack } from '../support/test-stack.ts';
  * journeys a person takes, each page checked by axe-core, screenshotted, and watched for console
  * errors.
  */
-const chromiumPath = '/usr/bin/chromium';
 const root = join(import.meta.dir, '..', '..');
 const screenshotDir = join(root, 'test-results', 'screenshots');
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let stack: TestStack;
 let browser: Browser;
@@ -25,9 +24,6 @@ let baseUrl: string;
 let consoleErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(`${chromiumPath} is missing: run ./dev/run test (it installs Debian's chromium), or apt-get install -y chromium`);
-  }
   mkdirSync(screenshotDir, { recursive: true });
   await ensureWebBuild();
   // The browser signs in as the anonymous admin: token sign-in is the identity tests' subject.
@@ -36,10 +32,7 @@ beforeAll(async () => {
   const port = stack.app.server?.port;
   if (!port) throw new Error('the server did not report a port');
   baseUrl = `http://127.0.0.1:${port}`;
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
 }, 180_000);
 
@@ -69,17 +62,6 @@ function expectCleanConsole(allowedStatuses: number[] = []) {
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
-}
-
-/** axe-core in the page: no serious or critical violations. Injected via the DevTools protocol, so the CSP stays strict. */
-async function expectAccessible(page: Page, what: string) {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`);
-  });
-  expect({ page: what, violations }).toEqual({ page: what, violations: [] });
 }
 
 const uniqueName = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { ensureWebBuild } from '../../web/build-web.ts';
+import { launchChromium } from '../support/browser.ts';
 import { eventually, startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /** Token sign-in in a real browser, against a server that accepts no anonymous callers. */
@@ -10,15 +10,11 @@ let browser: Browser;
 let baseUrl: string;
 
 beforeAll(async () => {
-  if (!existsSync('/usr/bin/chromium')) throw new Error('/usr/bin/chromium is missing: run ./dev/run test (it installs Debian chromium)');
   await ensureWebBuild();
   stack = await startTestStack();
   stack.app.listen({ hostname: '127.0.0.1', port: 0 });
   baseUrl = `http://127.0.0.1:${stack.app.server!.port}`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

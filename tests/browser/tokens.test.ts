@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { existsSync, readFileSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { ensureWebBuild } from '../../web/build-web.ts';
+import { expectAccessible, launchChromium } from '../support/browser.ts';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /**
  * Issue 8 in the dashboard: an admin makes an API token on the Tokens page, sees it once, and
  * revokes it; the page is for admins only. Against a server that accepts no anonymous callers.
  */
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let stack: TestStack;
 let browser: Browser;
@@ -17,15 +16,11 @@ let baseUrl: string;
 let consoleErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync('/usr/bin/chromium')) throw new Error('/usr/bin/chromium is missing: run ./dev/run test (it installs Debian chromium)');
   await ensureWebBuild();
   stack = await startTestStack();
   stack.app.listen({ hostname: '127.0.0.1', port: 0 });
   baseUrl = `http://127.0.0.1:${stack.app.server!.port}`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
@@ -59,17 +54,6 @@ async function signedInPage(token: string) {
   // The 401 of the first, credential-less auth.me is what asks for sign-in: not an error.
   expectCleanConsole([401]);
   return { context, page };
-}
-
-/** axe-core in the page: no serious or critical violations. */
-async function expectAccessible(page: Page, what: string) {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`);
-  });
-  expect({ page: what, violations }).toEqual({ page: what, violations: [] });
 }
 
 const uniqueName = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runMc, type McRun } from '../support/cli-runner.ts';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /**
@@ -9,32 +10,16 @@ import { startTestStack, type TestStack } from '../support/test-stack.ts';
  * process (`bun cli/main.ts …`) against a real server listening on loopback.
  */
 
-const repoRoot = join(import.meta.dir, '..', '..');
-const stackTrace = /\n\s+at .+:\d+:\d+/;
 
 let stack: TestStack;
 let server: string;
 let dir: string;
 let configDir: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = McRun;
 
-async function mc(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  // Async spawn: the server answering this CLI runs in this very process.
-  const proc = Bun.spawn(['bun', join(repoRoot, 'cli', 'main.ts'), ...args], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '', HOME: dir, MC_CONFIG_DIR: configDir, MC_SERVER: server, MC_TOKEN: stack.adminToken, NO_COLOR: '1', ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (stackTrace.test(stderr) || stackTrace.test(stdout)) throw new Error(`mc ${args.join(' ')} printed a stack trace:\n${stderr}`);
-  return { code, stdout, stderr };
-}
+const mc = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
+  runMc(args, { cwd: dir, env: { HOME: dir, MC_CONFIG_DIR: configDir, MC_SERVER: server, MC_TOKEN: stack.adminToken, ...env } });
 
 const uniqueName = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
