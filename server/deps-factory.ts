@@ -23,7 +23,10 @@ export async function createDeps(config: Config, name: 'server' | 'worker' | 'te
   // an outage from crashing the process (each command still fails and is mapped to 503).
   redis.on('error', (err) => logger.debug({ err }, 'redis producer connection error'));
   if (!(await settleConnection(redis))) logger.warn('Redis is not reachable yet; requests that need it answer 503 until it is');
-  const queues = new TaskQueues(redis, config.MC_QUEUE_PREFIX, config.MC_RETRY_BACKOFF_MS, config.MC_DISPATCH_WINDOW);
+  const queues = new TaskQueues(redis, config.MC_QUEUE_PREFIX, config.MC_RETRY_BACKOFF_MS, config.MC_DISPATCH_WINDOW, {
+    attempts: config.MC_RECEIPT_ATTEMPTS,
+    backoffMs: config.MC_RECEIPT_RETRY_BACKOFF_MS,
+  });
   const objectStore = createObjectStore(config);
   const signingKey = await loadOrCreateSigningKey(config.MC_SIGNING_KEY_PATH);
   // Payloads at rest are always encrypted: the vault is found through the database by the repositories.

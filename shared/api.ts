@@ -16,8 +16,13 @@ export const workflowListInputSchema = pageInputSchema.extend({
   status: z.enum(['draft', 'published']).optional(),
 });
 
-export const executionStatusSchema = z.enum(['queued', 'pending', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back']);
+/**
+ * `receipt_pending`: finished, its terminal status decided (the execution's `outcome`) and taken
+ * once the signed receipt is stored — neither active (quotas do not count it) nor terminal.
+ */
+export const executionStatusSchema = z.enum(['queued', 'pending', 'running', 'paused', 'receipt_pending', 'succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back']);
 export type ExecutionStatus = z.infer<typeof executionStatusSchema>;
+/** Terminal: the receipt is stored. */
 export const terminalExecutionStatuses: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'];
 /** Queue priority of an execution's tasks: the manifest's, unless the request names one. */
 export const executionPrioritySchema = z.enum(['high', 'normal', 'low']);

@@ -71,6 +71,14 @@ export const configSchema = z.object({
   /** The sweeper re-enqueues work whose enqueue was lost to a crash between commit and enqueue. */
   MC_SWEEP_INTERVAL_MS: int(5_000, 100),
   MC_RETRY_BACKOFF_MS: int(1_000, 1),
+  /**
+   * Receipt jobs (an object store that refuses writes keeps executions `receipt_pending`): this
+   * many attempts, the delay doubling from MC_RECEIPT_RETRY_BACKOFF_MS, then the job is dropped
+   * and the sweeper enqueues it again on its next pass — so retries never stop and, once the
+   * store is back, the longest wait is the last backoff (16 s by default) plus a sweep.
+   */
+  MC_RECEIPT_ATTEMPTS: int(7, 1, 30),
+  MC_RECEIPT_RETRY_BACKOFF_MS: int(500, 1, 60_000),
   /** Cancel: how long a running task has, after its abort signal, before it is abandoned and the step recorded cancelled. */
   MC_CANCEL_GRACE_MS: int(10_000, 0, 600_000),
   /** Workers also poll the status of the executions they are running this often (a cancel missed on pub/sub still lands). */

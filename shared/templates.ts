@@ -102,3 +102,14 @@ export function referencedTasks(value: unknown): string[] {
   walk(value);
   return [...found];
 }
+
+/** Whether a `with` refers to the execution's inputs at all: if not, the worker need not decrypt them. */
+export function referencesInputs(value: unknown): boolean {
+  if (typeof value === 'string') {
+    for (const m of value.matchAll(anyExpression)) if (m[1]!.split('.')[0] === 'inputs') return true;
+    return false;
+  }
+  if (Array.isArray(value)) return value.some(referencesInputs);
+  if (value && typeof value === 'object') return Object.values(value).some(referencesInputs);
+  return false;
+}

@@ -1,6 +1,7 @@
 import { Worker, UnrecoverableError, type Job, type WorkerOptions } from 'bullmq';
 import type { Deps } from '@mc/server/deps';
 import { subscribeControl } from '@mc/server/executions/control-channel';
+import { stoppedAs } from '@mc/server/executions/execution-outcome';
 import { findStatuses } from '@mc/server/executions/repository';
 import { createRedisConnection } from '@mc/server/queue/redis-connection';
 import { scheduleJobSchema, scheduleQueueName, scheduleRepeatStrategy } from '@mc/server/queue/task-queues';
@@ -28,7 +29,11 @@ export function startEngineControl(deps: Deps, running: RunningTasks, common: Pi
     if (ids.length === 0) return;
     void findStatuses(deps.db, ids)
       .then((rows) => {
-        for (const r of rows) if (r.status === 'cancelled' || r.status === 'rejected') running.stop(r.id, r.status);
+        for (const r of rows) {
+          // A cancelled run is `receipt_pending` (outcome cancelled) until its receipt is stored.
+          const stopped = stoppedAs(r);
+          if (stopped) running.stop(r.id, stopped);
+        }
       })
       .catch((err: unknown) => deps.logger.debug({ err }, 'status poll failed'));
   }, config.MC_CONTROL_POLL_MS);

@@ -1,5 +1,6 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Deps } from '@mc/server/deps';
+import { pruneSpend } from '@mc/server/policy/spend-ledger';
 import { purgeExpiredLogs } from '@mc/server/retention/retention-service';
 
 export const maintenanceQueueName = 'mc-maintenance';
@@ -17,7 +18,12 @@ export function startRetentionJobs(deps: Deps, common: { connection: ConnectionO
   const worker = new Worker(
     maintenanceQueueName,
     async (job) => {
-      if (job.name === stepLogRetentionJob) return purgeExpiredLogs(deps);
+      if (job.name === stepLogRetentionJob) {
+        const outcome = await purgeExpiredLogs(deps);
+        // Spend minutes that no budget window can reach any more (operational totals, not records: no audit event).
+        await pruneSpend(deps.db, new Date(Date.now() - (deps.config.MC_BUDGET_WINDOW_HOURS + 1) * 3_600_000));
+        return outcome;
+      }
       throw new Error(`unknown maintenance job ${job.name}`);
     },
     { connection: common.connection, prefix: common.prefix, concurrency: 1 },

@@ -15,7 +15,8 @@ const batch = 500;
  * - steps whose job was lost (a crash between commit and enqueue, a Redis that lost its data, a
  *   job that exhausted its stalls) go back on the queue — a waiting step's job delayed until its
  *   wake-up time — at most MC_REAPER_MAX_REQUEUES times; then the step fails with the reason;
- * - receipts never issued are enqueued again;
+ * - receipts not stored yet (`receipt_pending` executions; a receipt job removed after its last
+ *   attempt, e.g. during an object-store outage) are enqueued again, every sweep until stored;
  * - queued executions whose admission was lost are admitted when their concurrency key has room;
  * - pending or running executions whose steps are all finished are finished;
  * - every active schedule has its BullMQ job scheduler.
@@ -47,7 +48,7 @@ export async function sweepOnce(deps: Deps): Promise<{ requeuedSteps: number; re
     if (!execution) continue;
     if (s.requeues >= deps.config.MC_REAPER_MAX_REQUEUES) {
       const reason = `orphaned: no worker held this step after ${s.requeues} re-queues (MC_REAPER_MAX_REQUEUES)`;
-      await recordTransition(deps.db, { type: 'mc.execution.step.orphaned', execution, actorSub: 'mc:sweeper', data: { taskId: s.taskId, requeues: s.requeues } });
+      await deps.db.transaction((tx) => recordTransition(tx, { type: 'mc.execution.step.orphaned', execution, actorSub: 'mc:sweeper', data: { taskId: s.taskId, requeues: s.requeues } }));
       await applyTransition(deps, await failStep(deps, s.executionId, s.taskId, reason));
       orphanedSteps++;
       continue;
@@ -69,7 +70,7 @@ export async function sweepOnce(deps: Deps): Promise<{ requeuedSteps: number; re
       const locked = await lockExecution(tx, id);
       if (!locked || (locked.status !== 'pending' && locked.status !== 'running')) return null;
       const row = await finishExecution(tx, id);
-      await recordTransition(tx, { type: 'mc.execution.finished', execution: row, from: locked.status, to: row.status, actorSub: 'mc:sweeper', data: { reason: 'every step had finished' } });
+      await recordTransition(tx, { type: 'mc.execution.finished', execution: row, from: locked.status, to: row.status, actorSub: 'mc:sweeper', data: { outcome: row.outcome, reason: 'every step had finished' } });
       return row;
     });
     if (finished) {

@@ -44,8 +44,8 @@ export function instrumentTaskProcessor(deps: Deps, processor: Processor): Proce
   return async (job, token) => {
     const parsed = taskJobSchema.safeParse(job.data);
     if (!parsed.success) return processor(job, token);
-    const { executionId, taskId, traceparent } = parsed.data;
-    const facts = await taskFacts(deps, executionId, taskId).catch(() => null);
+    const { executionId, taskId, traceparent, workflowId, uses } = parsed.data;
+    const facts = workflowId && uses ? { workflowId, uses } : await taskFacts(deps, executionId, taskId).catch(() => null);
     const pkg = facts?.uses ?? 'unknown';
     const span = tracer().startSpan(
       `task ${taskId}`,

@@ -65,17 +65,26 @@ async function insertSynthetic(stack: McStack, workflowId: string, count: number
     const n = Math.min(batch, count - from);
     await stack.sql`
       insert into executions (tenant_id, workflow_id, status, region, actor_sub, inputs, inputs_digest, outputs_digest,
-                              created_at, started_at, finished_at, open_steps, inputs_class, priority)
+                              created_at, started_at, finished_at, open_steps, inputs_class, priority, cost_usd, cost_estimate_usd)
       select ${tenant.id}, ${workflowId}, 'succeeded', 'us', 'bench', '{}'::jsonb,
              'sha256:' || md5(g::text), 'sha256:' || md5((g + 1)::text),
              now() - interval '1 minute' - g * interval '50 ms', now() - interval '1 minute' - g * interval '50 ms' + interval '5 ms',
-             now() - interval '1 minute' - g * interval '50 ms' + interval '20 ms', 0, 'internal', 'normal'
+             now() - interval '1 minute' - g * interval '50 ms' + interval '20 ms', 0, 'internal', 'normal', 0.0001, 0.0001
       from generate_series(${from + 1}::int, ${from + n}::int) g`;
   }
+  // The spend ledger as MC would have written it for these runs (server/policy/spend-ledger.ts):
+  // every minute of the window, on all 8 shards, so the budget check reads its worst case.
+  await stack.sql`
+    insert into tenant_spend_minutes (tenant_id, minute, shard, amount_usd)
+    select ${tenant.id}, date_trunc('minute', created_at), (extract(epoch from created_at) * 20)::bigint % 8, sum(cost_usd)
+    from executions where tenant_id = ${tenant.id} and actor_sub = 'bench'
+    group by 1, 2, 3
+    on conflict (tenant_id, minute, shard) do update set amount_usd = excluded.amount_usd`;
   await stack.sql`analyze executions`;
+  await stack.sql`analyze tenant_spend_minutes`;
 }
 
-/** Starting a run reads the tenant's spend over the budget window (server/policy/policy-service.ts): does it grow with the table? */
+/** Starting a run reads the tenant's spend over the budget window (server/policy/spend-ledger.ts): does it grow with the table? */
 async function measureStart(stack: McStack, workflowId: string, runs: number): Promise<Percentiles> {
   const perRun: Percentiles[] = [];
   const ids: string[] = [];

@@ -1,10 +1,13 @@
+import { executionStatusSchema, terminalExecutionStatuses } from '@mc/shared/api';
 import { CliError, exitCodes, usageError } from '../cli-errors.ts';
 import { listValue, stringValue, type Command, type Context } from '../context.ts';
 import { parseInputFlags, readInputsFile } from '../input-files.ts';
 import { formatCell, spinnerFrames } from '../output.ts';
 import { parseLimit } from './workflows.ts';
 
-const terminal = new Set(['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back']);
+// `receipt_pending` (finished, receipt not stored yet) is not terminal: --wait waits through it.
+const terminal = new Set<string>(terminalExecutionStatuses);
+const statuses = executionStatusSchema.options;
 const POLL_MS = 250;
 
 const inputOptions = {
@@ -49,7 +52,7 @@ type ExecutionView = Awaited<ReturnType<Awaited<ReturnType<Context['api']>>['trp
 
 function printExecution(ctx: Context, e: ExecutionView): void {
   const { out } = ctx;
-  out.line(`${out.paint('bold', `execution ${e.id}`)}  ${out.status(e.status)}`);
+  out.line(`${out.paint('bold', `execution ${e.id}`)}  ${out.status(e.status)}${e.outcome ? ` (${out.status(e.outcome)}; storing its receipt)` : ''}`);
   out.line(`  workflow  ${e.workflowName}@${e.workflowVersion} (${e.workflowId})`);
   out.line(`  region    ${e.region}   actor ${e.actorSub}   cost $${e.costUsd}`);
   out.line(`  created   ${formatCell(e.createdAt)}   finished ${formatCell(e.finishedAt)}`);
@@ -80,7 +83,7 @@ async function waitForEnd(ctx: Context, id: string, timeoutSeconds: number): Pro
     const done = e.steps.filter((s) => s.status === 'succeeded' || s.status === 'skipped' || s.status === 'failed' || s.status === 'cancelled').length;
     const running = e.steps.filter((s) => s.status === 'running').map((s) => s.taskId);
     const elapsed = ((Date.now() - started) / 1000).toFixed(1);
-    const summary = `${ctx.out.status(e.status)} · ${done}/${e.steps.length} steps${running.length > 0 ? ` · running ${running.join(', ')}` : ''}`;
+    const summary = `${ctx.out.status(e.status)}${e.outcome ? ` (${e.outcome})` : ''} · ${done}/${e.steps.length} steps${running.length > 0 ? ` · running ${running.join(', ')}` : ''}`;
     if (terminal.has(e.status)) {
       ctx.out.clearProgress();
       return e;
@@ -143,7 +146,7 @@ export const executeCommand: Command = {
     }
     ctx.out.note(`execution ${started.id} ${started.created ? 'started' : '(existing, same idempotency key)'}`);
     const finished = await waitForEnd(ctx, started.id, timeout);
-    // The receipt is signed just after the end: wait for it (bounded below the request timeout).
+    // Terminal means its receipt is stored (waitForEnd waited through receipt_pending); the wait is a guard for old servers.
     const waitMs = Math.max(0, Math.min(20_000, api.timeoutMs - 2_000));
     const receipt = await api.call((t) => t.receipts.get.query({ executionId: started.id, waitMs }));
     const final = await api.call((t) => t.executions.get.query({ id: started.id }));
@@ -165,12 +168,11 @@ export const executionsListCommand: Command = {
   summary: 'list executions, newest first',
   options: {
     workflow: { type: 'string', description: 'only this workflow\'s', valueName: 'ID' },
-    status: { type: 'string', description: 'queued, pending, running, paused, succeeded, failed, cancelled, rejected or rolled_back', valueName: 'STATUS' },
+    status: { type: 'string', description: `one of ${statuses.join(', ')}`, valueName: 'STATUS' },
     limit: { type: 'string', description: 'at most this many (1-200, default 50)', valueName: 'N' },
   },
   async run(ctx, { values }) {
     const status = stringValue(values.status);
-    const statuses = ['queued', 'pending', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'] as const;
     if (status !== undefined && !(statuses as readonly string[]).includes(status)) throw usageError(`--status must be one of ${statuses.join(', ')}`);
     const workflowId = stringValue(values.workflow);
     const limit = parseLimit(stringValue(values.limit));

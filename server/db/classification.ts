@@ -32,7 +32,7 @@ export const columnClassification = {
   executions: {
     id: I, tenantId: I, workflowId: I, status: I, region: I, actorSub: S, idempotencyKey: S, inputs: R, inputsDigest: S, outputsDigest: S,
     rollout: I, traceId: I, error: S, createdAt: I, startedAt: I, finishedAt: I, costUsd: I, costEstimateUsd: I, openSteps: I, inputsClass: I,
-    actorRole: I, priority: I, concurrencyKey: I, concurrencyLimit: I, rerunOf: I, idempotencyScope: S, scheduleId: I, pausedAt: I,
+    actorRole: I, priority: I, concurrencyKey: I, concurrencyLimit: I, rerunOf: I, idempotencyScope: S, scheduleId: I, pausedAt: I, outcome: I,
   },
   executionSteps: {
     executionId: I, tenantId: I, taskId: I, uses: I, runnerClass: I, status: I, remainingNeeds: I, attempts: I, idempotencyKey: S, outputDigest: S,
@@ -66,6 +66,7 @@ export const columnClassification = {
   opsAlerts: { id: I, tenantId: I, kind: I, dedupeKey: I, at: I, data: I },
   incidents: { id: I, severity: I, criterion: I, openedAt: I, clearedAt: I, evidence: I, actions: I },
   apiRequestMinutes: { minute: I, total: I, errors5xx: I },
+  tenantSpendMinutes: { tenantId: I, minute: I, shard: I, amountUsd: I },
   executionDataKeys: { executionId: I, tenantId: I, region: I, wrappedKey: S, masterKeyId: I, createdAt: I, erasedAt: I },
   dataErasures: { id: I, tenantId: I, executionId: I, actorSub: S, reason: S, masterKeyId: I, createdAt: I },
   retentionRuns: { id: I, runId: I, kind: I, cutoff: I, retentionDays: I, batch: I, deleted: I, runner: I, startedAt: I, finishedAt: I },

@@ -9,6 +9,7 @@ import {
   numeric,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -90,9 +91,11 @@ export const workflows = pgTable(
 
 /**
  * The execution state machine (docs/architecture/execution-engine.md): `queued` (held by a
- * concurrency limit, no task enqueued) → `pending` → `running` ⇄ `paused` → one terminal status.
+ * concurrency limit, no task enqueued) → `pending` → `running` ⇄ `paused` → `receipt_pending`
+ * (finished, its outcome in `outcome`, the signed receipt not yet stored) → one terminal status,
+ * set in the transaction that records the stored receipt: never terminal without a receipt.
  */
-export const executionStatuses = ['queued', 'pending', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'] as const;
+export const executionStatuses = ['queued', 'pending', 'running', 'paused', 'receipt_pending', 'succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'] as const;
 export const terminalExecutionStatuses = ['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'] as const;
 /** Not yet terminal: what the tenant quota and the concurrency limits count. */
 export const activeExecutionStatuses = ['queued', 'pending', 'running', 'paused'] as const;
@@ -140,12 +143,15 @@ export const executions = pgTable(
     /** The schedule that fired this run, if any. */
     scheduleId: uuid('schedule_id'),
     pausedAt: timestamp('paused_at', { withTimezone: true }),
+    /** While `receipt_pending`: the terminal status the execution takes once its receipt is stored. */
+    outcome: text('outcome', { enum: terminalExecutionStatuses }),
   },
   (t) => [
     check(
       'executions_status_check',
-      sql`${t.status} in ('queued','pending','running','paused','succeeded','failed','cancelled','rejected','rolled_back')`,
+      sql`${t.status} in ('queued','pending','running','paused','receipt_pending','succeeded','failed','cancelled','rejected','rolled_back')`,
     ),
+    check('executions_outcome_check', sql`${t.outcome} is null or ${t.outcome} in ('succeeded','failed','cancelled','rejected','rolled_back')`),
     check('executions_priority_check', sql`${t.priority} in ('high','normal','low')`),
     check('executions_inputs_class_check', sql`${t.inputsClass} in ('public','internal','sensitive','regulated')`),
     index('executions_concurrency_idx').on(t.tenantId, t.concurrencyKey, t.status),
@@ -542,6 +548,23 @@ export const apiRequestMinutes = pgTable('api_request_minutes', {
   total: bigint('total', { mode: 'number' }).notNull().default(0),
   errors5xx: bigint('errors_5xx', { mode: 'number' }).notNull().default(0),
 });
+
+/**
+ * The budget pack's rolling window as running totals (server/policy/spend-ledger.ts): per tenant
+ * and minute of `executions.created_at`, the sum of each run's estimate, corrected to its cost
+ * when it finishes. Reading the window is a sum over at most window×60×shards rows, whatever the
+ * number of executions. `shard` spreads one busy tenant's concurrent starts over several rows.
+ */
+export const tenantSpendMinutes = pgTable(
+  'tenant_spend_minutes',
+  {
+    tenantId: tenantId(),
+    minute: timestamp('minute', { withTimezone: true }).notNull(),
+    shard: smallint('shard').notNull(),
+    amountUsd: numeric('amount_usd', { precision: 14, scale: 4 }).notNull().default('0'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.minute, t.shard] })],
+);
 
 /*
  * Data lifecycle (spec §3; docs/data/MC_DATA_LIFECYCLE.md; server/payloads/, server/retention/).

@@ -192,7 +192,7 @@ export async function buildDisclosurePack(deps: Deps, executionId: string, actor
   if (!execution) throw new AppError('NOT_FOUND', `execution ${executionId} not found`);
   const row = await findReceipt(deps.db, executionId);
   if (!row) {
-    throw new AppError('CONFLICT', `execution ${executionId} is ${execution.status} and has no signed receipt yet; retry once it has finished`, {
+    throw new AppError('CONFLICT', `execution ${executionId} is ${execution.status} and has no signed receipt yet; retry once it has finished and its receipt is stored`, {
       details: { status: execution.status },
     });
   }

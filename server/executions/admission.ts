@@ -80,6 +80,8 @@ export async function enqueueRoots(deps: Pick<Deps, 'db' | 'queues'>, row: Pick<
     runnerClass: s.runnerClass,
     retries: plan.tasks.get(s.taskId)?.retries ?? 0,
     priority: row.priority,
+    workflowId: execution.workflowId,
+    uses: s.uses,
   }));
   await deps.queues.enqueueTasks(ready, traceparent);
 }

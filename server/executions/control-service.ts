@@ -4,7 +4,6 @@ import {
   executionControlInputSchema,
   executionRerunInputSchema,
   executionSignalInputSchema,
-  terminalExecutionStatuses,
 } from '@mc/shared/api';
 import { digestOf } from '@mc/shared/canonical-json';
 import { AppError, validationError } from '@mc/shared/errors';
@@ -13,6 +12,7 @@ import type { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import { admitQueued } from './admission.ts';
 import { publishControl } from './control-channel.ts';
+import { finalStatusOf, hasEnded } from './execution-outcome.ts';
 import * as repo from './repository.ts';
 import { getExecution, startExecution, type ExecutionView } from './service.ts';
 import { readyTask } from './step-service.ts';
@@ -36,10 +36,6 @@ function parse<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.ou
   return parsed.data;
 }
 
-function isTerminal(status: repo.ExecutionStatus): boolean {
-  return terminalExecutionStatuses.includes(status);
-}
-
 async function lockForControl(tx: Parameters<typeof repo.lockExecutionRow>[0], id: string, actor: Pick<Actor, 'tenantId'>): Promise<repo.ExecutionRow> {
   const row = await repo.lockExecutionRow(tx, id, actor.tenantId);
   if (!row) throw new AppError('NOT_FOUND', `execution ${id} not found`);
@@ -47,6 +43,12 @@ async function lockForControl(tx: Parameters<typeof repo.lockExecutionRow>[0], i
 }
 
 function conflict(row: repo.ExecutionRow, action: string): never {
+  if (row.status === 'receipt_pending') {
+    // Finished: nothing can change its outcome; only the receipt is still being stored.
+    throw new AppError('CONFLICT', `cannot ${action} execution ${row.id}: it has finished (${row.outcome}) and its receipt is being stored`, {
+      details: { status: row.status, outcome: row.outcome },
+    });
+  }
   throw new AppError('CONFLICT', `cannot ${action} execution ${row.id}: it is ${row.status}`, { details: { status: row.status } });
 }
 
@@ -56,7 +58,7 @@ function conflict(row: repo.ExecutionRow, action: string): never {
  * at the latest after the grace period (a delayed receipt job) — and a concurrency slot frees.
  */
 async function afterTermination(deps: Deps, ended: repo.ExecutionRow, running: number): Promise<void> {
-  await publishControl(deps, { type: 'abort', executionId: ended.id, status: ended.status });
+  await publishControl(deps, { type: 'abort', executionId: ended.id, status: ended.outcome ?? ended.status });
   await deps.queues.enqueueReceipt(ended.id, running > 0 ? { delayMs: deps.config.MC_CANCEL_GRACE_MS + 1_000 } : {});
   if (ended.concurrencyKey) await admitQueued(deps, ended.tenantId, ended.concurrencyKey);
 }
@@ -65,9 +67,10 @@ export async function cancelExecution(deps: Deps, raw: unknown, actor: Actor): P
   const input = parse(executionControlInputSchema, raw, 'cancel request');
   const { ended, running } = await deps.db.transaction(async (tx) => {
     const row = await lockForControl(tx, input.id, actor);
-    if (isTerminal(row.status)) conflict(row, 'cancel');
+    if (hasEnded(row)) conflict(row, 'cancel');
     const ended = await repo.terminateExecution(tx, row.id, 'cancelled', `cancelled by ${actor.sub}${input.reason ? `: ${input.reason}` : ''}`);
-    await recordTransition(tx, { type: 'mc.execution.cancelled', execution: row, from: row.status, to: 'cancelled', actorSub: actor.sub, data: input.reason ? { reason: input.reason } : {} });
+    // `to` is receipt_pending: it becomes cancelled when its receipt is stored.
+    await recordTransition(tx, { type: 'mc.execution.cancelled', execution: row, from: row.status, to: ended.status, actorSub: actor.sub, data: { outcome: 'cancelled', ...(input.reason ? { reason: input.reason } : {}) } });
     return { ended, running: (await repo.findRunningSteps(tx, row.id)).length };
   });
   await afterTermination(deps, ended, running);
@@ -111,7 +114,7 @@ export async function signalExecution(deps: Deps, raw: unknown, actor: Actor): P
   if (payloadBytes > deps.config.MC_MAX_INPUT_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', `payload is ${payloadBytes} bytes; the limit is ${deps.config.MC_MAX_INPUT_BYTES}`);
   const { signal, waiting } = await deps.db.transaction(async (tx) => {
     const row = await lockForControl(tx, input.id, actor);
-    if (isTerminal(row.status)) conflict(row, 'signal');
+    if (hasEnded(row)) conflict(row, 'signal');
     const signal = await repo.insertSignal(tx, { tenantId: row.tenantId, executionId: row.id, event: input.event, key: input.key, payload: input.payload ?? null, actorSub: actor.sub });
     await recordTransition(tx, {
       type: 'mc.execution.signal.received',
@@ -141,6 +144,8 @@ export interface ApprovalResult {
   approvals: number;
   required: number;
   status: repo.ExecutionStatus;
+  /** After a rejection: `rejected`, while the status is `receipt_pending` (until the receipt is stored). */
+  outcome: repo.ExecutionRow['outcome'];
 }
 
 /**
@@ -153,7 +158,7 @@ export async function decideApproval(deps: Deps, raw: unknown, actor: Actor, dec
   const input = parse(executionApprovalInputSchema, raw, `${decision} request`);
   const outcome = await deps.db.transaction(async (tx) => {
     const row = await lockForControl(tx, input.id, actor);
-    if (isTerminal(row.status) || row.status === 'queued') conflict(row, decision);
+    if (hasEnded(row) || row.status === 'queued') conflict(row, decision);
     const candidates = (await repo.findStepsIn(tx, row.id, ['waiting', 'running'])).filter((s) => s.uses === approvalPackage && (!input.taskId || s.taskId === input.taskId));
     if (candidates.length === 0) throw new AppError('CONFLICT', `execution ${row.id} has no approval step waiting${input.taskId ? ` named ${input.taskId}` : ''}`);
     if (candidates.length > 1) throw new AppError('VALIDATION', `execution ${row.id} has ${candidates.length} approval steps waiting; name one with taskId`, { issues: [{ path: 'taskId', message: 'required' }] });
@@ -174,15 +179,17 @@ export async function decideApproval(deps: Deps, raw: unknown, actor: Actor, dec
       const reason = `rejected by ${actor.sub}${input.comment ? `: ${input.comment}` : ''}`;
       await repo.updateStep(tx, row.id, step.taskId, step.status, { status: 'failed', error: reason, finishedAt: new Date() });
       const ended = await repo.terminateExecution(tx, row.id, 'rejected', reason);
-      await recordTransition(tx, { type: 'mc.execution.rejected', execution: row, from: row.status, to: 'rejected', actorSub: actor.sub, data: { taskId: step.taskId } });
+      await recordTransition(tx, { type: 'mc.execution.rejected', execution: row, from: row.status, to: ended.status, actorSub: actor.sub, data: { outcome: 'rejected', taskId: step.taskId } });
       return { row: ended, step, approvals, required: settings.approvers, running: (await repo.findRunningSteps(tx, row.id)).length };
     }
     return { row, step, approvals, required: settings.approvers, running: 0 };
   });
   if (decision === 'reject') await afterTermination(deps, outcome.row, outcome.running);
   else if (outcome.approvals >= outcome.required) await deps.queues.wakeTask(outcome.step.runnerClass, outcome.row.id, outcome.step.taskId);
-  return { executionId: outcome.row.id, taskId: outcome.step.taskId, decision, approvals: outcome.approvals, required: outcome.required, status: outcome.row.status };
+  return { executionId: outcome.row.id, taskId: outcome.step.taskId, decision, approvals: outcome.approvals, required: outcome.required, status: outcome.row.status, outcome: outcome.row.outcome };
 }
+
+const rerunnable: readonly string[] = ['failed', 'cancelled', 'rejected'];
 
 /**
  * A new execution of the same workflow version and inputs that picks up where a failed (or
@@ -193,7 +200,18 @@ export async function rerunExecution(deps: Deps, raw: unknown, actor: Actor, opt
   const input = parse(executionRerunInputSchema, raw, 'rerun request');
   const original = await repo.findExecution(deps.db, input.id, actor.tenantId);
   if (!original) throw new AppError('NOT_FOUND', `execution ${input.id} not found`);
-  if (!['failed', 'cancelled', 'rejected'].includes(original.status)) conflict(original, 'rerun');
+  const final = finalStatusOf(original);
+  if (!final || !rerunnable.includes(final)) {
+    if (original.status !== 'receipt_pending') conflict(original, 'rerun');
+    throw new AppError('CONFLICT', `cannot rerun execution ${original.id}: it finished ${final}`, { details: { status: original.status, outcome: final } });
+  }
+  if (original.status === 'receipt_pending') {
+    // Its receipt fixes what the original did; a rerun starts from that record, so it waits for it.
+    throw new AppError('CONFLICT', `cannot rerun execution ${original.id} yet: it has finished (${final}) and its receipt is being stored; rerun it once the receipt is stored`, {
+      details: { status: original.status, outcome: final },
+      retryAfterSeconds: 2,
+    });
+  }
   // Its inputs and stored results are unreadable after a cryptographic erase: nothing to rerun from.
   if (await findErasure(deps.db, original.id)) {
     throw new AppError('CONFLICT', `execution ${original.id} was erased; its inputs and results cannot be reused — start a new execution instead`);

@@ -16,6 +16,8 @@ import {
 } from '../db/schema.ts';
 import type { CursorPosition } from '../http/cursor.ts';
 import { openExecution, openTaskResult, sealNewExecution, sealTaskResult } from '../payloads/payload-boundary.ts';
+import { addSpend, settleSpend } from '../policy/spend-ledger.ts';
+import type { DataKeyRow } from '../payloads/data-key-repository.ts';
 
 export type ExecutionRow = typeof executions.$inferSelect;
 export type StepRow = typeof executionSteps.$inferSelect;
@@ -27,6 +29,7 @@ export async function insertExecution(db: Queryable, row: NewExecutionRow): Prom
   const sealed = await sealNewExecution(db, row);
   const [inserted] = await db.insert(executions).values(sealed.row).onConflictDoNothing().returning();
   if (!inserted) return null;
+  await addSpend(db, inserted.tenantId, inserted.createdAt, inserted.costEstimateUsd);
   await sealed.storeKey(db);
   return { ...inserted, inputs: row.inputs ?? {} };
 }
@@ -45,9 +48,15 @@ export async function findExecution(db: Queryable, id: string, tenantId?: string
   return row ? openExecution(db, row) : null;
 }
 
-export async function lockExecution(db: Queryable, id: string): Promise<Pick<ExecutionRow, 'id' | 'status' | 'openSteps'> | null> {
+/** The row with its inputs still sealed: for callers that do not read them, it saves the data-key lookup. */
+export async function findExecutionSealed(db: Queryable, id: string): Promise<ExecutionRow | null> {
+  const [row] = await db.select().from(executions).where(eq(executions.id, id));
+  return row ?? null;
+}
+
+export async function lockExecution(db: Queryable, id: string): Promise<Pick<ExecutionRow, 'id' | 'status' | 'outcome' | 'openSteps'> | null> {
   const [row] = await db
-    .select({ id: executions.id, status: executions.status, openSteps: executions.openSteps })
+    .select({ id: executions.id, status: executions.status, outcome: executions.outcome, openSteps: executions.openSteps })
     .from(executions)
     .where(eq(executions.id, id))
     .for('update');
@@ -126,9 +135,15 @@ export async function findTaskResult(db: Queryable, key: string) {
   return row ? openTaskResult(db, row) : null;
 }
 
-export async function insertTaskResult(db: Queryable, row: typeof taskResults.$inferInsert) {
-  await db.insert(taskResults).values(await sealTaskResult(db, row)).onConflictDoNothing();
-  // Re-read: if another delivery stored first, its result is the one of record.
+export async function insertTaskResult(db: Queryable, row: typeof taskResults.$inferInsert, keyRow?: DataKeyRow | null) {
+  const [inserted] = await db
+    .insert(taskResults)
+    .values(await sealTaskResult(db, row, keyRow))
+    .onConflictDoNothing()
+    .returning({ idempotencyKey: taskResults.idempotencyKey, outputDigest: taskResults.outputDigest, createdAt: taskResults.createdAt });
+  // Ours is the result of record: answer with the plaintext we were given, no read back.
+  if (inserted) return { ...row, ...inserted, output: row.output ?? null };
+  // Another delivery stored first: its result is the one of record.
   return (await findTaskResult(db, row.idempotencyKey))!;
 }
 
@@ -177,6 +192,20 @@ export async function skipSteps(db: Queryable, executionId: string, taskIds: str
   return rows.length;
 }
 
+/**
+ * A step's completion, first statement of its transaction: takes the execution's row lock and
+ * counts one open step done, if the execution is in one of `statuses`. Null (nothing changed)
+ * otherwise. Saves the separate `select … for update` of `lockExecution` on the hottest path.
+ */
+export async function lockAndCountStepDone(db: Queryable, executionId: string, statuses: readonly ExecutionStatus[]): Promise<{ status: ExecutionStatus; openSteps: number } | null> {
+  const [row] = await db
+    .update(executions)
+    .set({ openSteps: sql`${executions.openSteps} - 1` })
+    .where(and(eq(executions.id, executionId), inArray(executions.status, [...statuses])))
+    .returning({ status: executions.status, openSteps: executions.openSteps });
+  return row ?? null;
+}
+
 export async function decrementOpenSteps(db: Queryable, executionId: string, by: number): Promise<number> {
   const [row] = await db
     .update(executions)
@@ -186,6 +215,11 @@ export async function decrementOpenSteps(db: Queryable, executionId: string, by:
   return row!.openSteps;
 }
 
+/**
+ * Every step has ended: the execution becomes `receipt_pending` with its outcome (succeeded, or
+ * failed if any step failed). The outcome becomes its status only in the transaction that records
+ * the stored receipt (receipt-issuer.ts), so no one ever sees it `succeeded` without one.
+ */
 export async function finishExecution(db: Queryable, executionId: string): Promise<ExecutionRow> {
   const steps = await db
     .select({ taskId: executionSteps.taskId, status: executionSteps.status, outputDigest: executionSteps.outputDigest, costUsd: executionSteps.costUsd })
@@ -196,7 +230,8 @@ export async function finishExecution(db: Queryable, executionId: string): Promi
   const [row] = await db
     .update(executions)
     .set({
-      status: failed.length > 0 ? 'failed' : 'succeeded',
+      status: 'receipt_pending',
+      outcome: failed.length > 0 ? 'failed' : 'succeeded',
       finishedAt: sql`now()`,
       outputsDigest: digestOf(outputs),
       error: failed.length > 0 ? `task${failed.length > 1 ? 's' : ''} ${failed.map((f) => f.taskId).join(', ')} failed` : null,
@@ -204,6 +239,7 @@ export async function finishExecution(db: Queryable, executionId: string): Promi
     })
     .where(eq(executions.id, executionId))
     .returning();
+  await settleSpend(db, row!);
   return row!;
 }
 
@@ -266,7 +302,11 @@ export async function countRequeue(db: Queryable, executionId: string, taskId: s
     .where(and(eq(executionSteps.executionId, executionId), eq(executionSteps.taskId, taskId)));
 }
 
-/** Sweeper: terminal executions still without a receipt. */
+/**
+ * Sweeper: executions waiting for their receipt — every `receipt_pending` one (with a receipt row
+ * too: the issuer then only moves it to its outcome), and terminal ones without a receipt (rows
+ * finished before `receipt_pending` existed).
+ */
 export async function findExecutionsMissingReceipts(db: Queryable, olderThanMs: number, limit: number): Promise<string[]> {
   const rows = await db
     .select({ id: executions.id })
@@ -274,8 +314,7 @@ export async function findExecutionsMissingReceipts(db: Queryable, olderThanMs: 
     .leftJoin(receipts, eq(receipts.executionId, executions.id))
     .where(
       and(
-        inArray(executions.status, [...terminalExecutionStatuses]),
-        sql`${receipts.executionId} is null`,
+        or(eq(executions.status, 'receipt_pending'), and(inArray(executions.status, [...terminalExecutionStatuses]), sql`${receipts.executionId} is null`)),
         sql`${executions.finishedAt} < now() - make_interval(secs => ${olderThanMs / 1000})`,
       ),
     )
@@ -327,6 +366,7 @@ export async function setExecutionStatus(db: Queryable, id: string, from: readon
 /**
  * Ends an execution early (cancel, reject): steps that had not started (or were waiting) become
  * `cancelled`; running ones are left to their workers, which stop them within the grace period.
+ * Like `finishExecution`, the execution becomes `receipt_pending` with `status` as its outcome.
  */
 export async function terminateExecution(db: Queryable, id: string, status: 'cancelled' | 'rejected', reason: string): Promise<ExecutionRow> {
   await db
@@ -340,7 +380,8 @@ export async function terminateExecution(db: Queryable, id: string, status: 'can
   const [row] = await db
     .update(executions)
     .set({
-      status,
+      status: 'receipt_pending',
+      outcome: status,
       finishedAt: sql`now()`,
       error: reason,
       outputsDigest: digestOf(Object.fromEntries(steps.filter((s) => s.outputDigest).map((s) => [s.taskId, s.outputDigest]))),
@@ -348,6 +389,7 @@ export async function terminateExecution(db: Queryable, id: string, status: 'can
     })
     .where(eq(executions.id, id))
     .returning();
+  await settleSpend(db, row!);
   return row!;
 }
 
@@ -505,8 +547,21 @@ export async function markStepWaiting(db: Queryable, executionId: string, taskId
   return rows.length > 0;
 }
 
-/** Executions by id with their status: a worker checks those it runs tasks for (cancel backstop). */
-export async function findStatuses(db: Queryable, ids: string[]): Promise<{ id: string; status: ExecutionStatus }[]> {
+/** Executions by id with their status and outcome: a worker checks those it runs tasks for (cancel backstop). */
+export async function findStatuses(db: Queryable, ids: string[]): Promise<Pick<ExecutionRow, 'id' | 'status' | 'outcome'>[]> {
   if (ids.length === 0) return [];
-  return db.select({ id: executions.id, status: executions.status }).from(executions).where(inArray(executions.id, ids));
+  return db.select({ id: executions.id, status: executions.status, outcome: executions.outcome }).from(executions).where(inArray(executions.id, ids));
+}
+
+/**
+ * The receipt is stored: `receipt_pending` → its outcome, on the caller's transaction (the one
+ * that inserts the receipt row). Null when the execution is not `receipt_pending` (already moved).
+ */
+export async function settleReceiptPending(db: Queryable, id: string): Promise<ExecutionRow | null> {
+  const [row] = await db
+    .update(executions)
+    .set({ status: sql`${executions.outcome}`, outcome: null })
+    .where(and(eq(executions.id, id), eq(executions.status, 'receipt_pending'), sql`${executions.outcome} is not null`))
+    .returning();
+  return row ?? null;
 }

@@ -1,12 +1,15 @@
 import { canonicalJson, digestOf, sha256Hex } from '@mc/shared/canonical-json';
 import type { Manifest, Task } from '@mc/shared/manifest';
-import { expandTemplates, referencedSecrets, referencedTasks, TemplateError } from '@mc/shared/templates';
+import { expandTemplates, referencedSecrets, referencedTasks, referencesInputs, TemplateError } from '@mc/shared/templates';
 import { isKnownPackage, taskPackages } from '@mc/shared/task-packages';
 import { redact } from '@mc/shared/redaction';
 import type { Deps } from '../deps.ts';
 import { publishToStartMs } from '../observability/metrics.ts';
+import { openExecution } from '../payloads/payload-boundary.ts';
+import { findDataKey, type DataKeyRow } from '../payloads/data-key-repository.ts';
 import type { ReadyTask } from '../queue/task-queues.ts';
 import { admitQueued } from './admission.ts';
+import { stoppedAs } from './execution-outcome.ts';
 import { recordTransition } from './transitions.ts';
 import { findWorkflow } from '../workflows/repository.ts';
 import * as repo from './repository.ts';
@@ -30,6 +33,8 @@ export interface StepContext {
   storedResult: { output: unknown; outputDigest: string } | null;
   /** The secret values expanded into `input`: mask them out of everything stored (output, logs, errors). */
   secretValues: string[];
+  /** The execution's data key row, read with the claim: its output is sealed under it without a second read. */
+  dataKey: DataKeyRow | null;
 }
 
 /**
@@ -58,14 +63,23 @@ export async function beginStep(
   taskId: string,
   opts: { resolveSecrets?: SecretResolver } = {},
 ): Promise<StepContext | null> {
-  const step = await repo.claimStep(deps.db, executionId, taskId);
-  if (!step) return null;
-  const started = await repo.markExecutionStarted(deps.db, executionId);
-  if (started) publishToStartMs.observe(started.startedAt.getTime() - started.createdAt.getTime());
-  const execution = (await repo.findExecution(deps.db, executionId))!;
-  const plan = await loadPlan(deps, execution.workflowId);
+  // Three independent reads at once: the claim, the execution row, and its data key (for the inputs and the output).
+  const [step, found, dataKey] = await Promise.all([repo.claimStep(deps.db, executionId, taskId), repo.findExecutionSealed(deps.db, executionId), findDataKey(deps.db, executionId)]);
+  if (!step || !found) return null;
+  let sealed = found;
+  // Only a claim that finds the execution still pending can be its start; later steps skip the update.
+  if (sealed.status === 'pending') {
+    const started = await repo.markExecutionStarted(deps.db, executionId);
+    if (started) {
+      publishToStartMs.observe(started.startedAt.getTime() - started.createdAt.getTime());
+      sealed = { ...sealed, status: 'running', startedAt: started.startedAt };
+    }
+  }
+  const plan = await loadPlan(deps, sealed.workflowId);
   const task = plan.tasks.get(taskId);
   if (!task) throw new PermanentStepError(`task ${taskId} is not in the workflow's manifest`);
+  // Inputs are decrypted only for a task whose `with` reads them; otherwise they stay out of reach (empty).
+  const execution = referencesInputs(task.with) ? await openExecution(deps.db, sealed, dataKey) : { ...sealed, inputs: {} };
   const upstream = referencedTasks(task.with);
   const outputs = await repo.findOutputs(deps.db, executionId, upstream);
   const secretNames = referencedSecrets(task.with);
@@ -103,6 +117,7 @@ export async function beginStep(
     idempotencyKey,
     storedResult: stored ? { output: stored.output, outputDigest: stored.outputDigest } : null,
     secretValues: Object.values(secrets),
+    dataKey,
   };
 }
 
@@ -113,25 +128,30 @@ export interface Transition {
   stopped?: boolean;
 }
 
-const stoppedTransition = (status: repo.ExecutionStatus | undefined): Transition => ({ ready: [], finished: null, stopped: status === 'cancelled' || status === 'rejected' });
+/** Cancelled or rejected (its receipt pending or stored) while the step ran: the caller records the step `cancelled`. */
+const stoppedTransition = (row: Pick<repo.ExecutionRow, 'status' | 'outcome'> | null | undefined): Transition => ({ ready: [], finished: null, stopped: !!row && stoppedAs(row) !== null });
 
 /** While paused, steps still finish (and release their dependents), but nothing new is enqueued until resume. */
 const movableStatuses: readonly repo.ExecutionStatus[] = ['pending', 'running', 'paused'];
 
-export function readyTask(execution: Pick<repo.ExecutionRow, 'id' | 'tenantId' | 'priority'>, plan: WorkflowPlan, step: { taskId: string; runnerClass: string }): ReadyTask {
+export function readyTask(execution: Pick<repo.ExecutionRow, 'id' | 'tenantId' | 'priority' | 'workflowId'>, plan: WorkflowPlan, step: { taskId: string; runnerClass: string }): ReadyTask {
+  const task = plan.tasks.get(step.taskId);
   return {
     executionId: execution.id,
     tenantId: execution.tenantId,
     taskId: step.taskId,
     runnerClass: step.runnerClass,
-    retries: plan.tasks.get(step.taskId)?.retries ?? 0,
+    retries: task?.retries ?? 0,
     priority: execution.priority,
+    workflowId: execution.workflowId,
+    ...(task ? { uses: task.uses } : {}),
   };
 }
 
 async function finished(tx: Parameters<typeof repo.finishExecution>[0], executionId: string): Promise<repo.ExecutionRow> {
   const row = await repo.finishExecution(tx, executionId);
-  await recordTransition(tx, { type: 'mc.execution.finished', execution: row, from: 'running', to: row.status, actorSub: 'mc:engine', data: row.error ? { error: row.error } : {} });
+  // `to` is the status it now has (receipt_pending); the outcome it takes with its receipt goes in `data`.
+  await recordTransition(tx, { type: 'mc.execution.finished', execution: row, from: 'running', to: row.status, actorSub: 'mc:engine', data: { outcome: row.outcome, ...(row.error ? { error: row.error } : {}) } });
   return row;
 }
 
@@ -144,11 +164,11 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
     taskId: ctx.task.id,
     output: output ?? null,
     outputDigest: digestOf(output ?? null),
-  }));
+  }, ctx.dataKey));
   const pkg = isKnownPackage(ctx.task.uses) ? taskPackages[ctx.task.uses] : null;
   return deps.db.transaction(async (tx) => {
-    const locked = await repo.lockExecution(tx, ctx.execution.id);
-    if (!locked || !movableStatuses.includes(locked.status)) return stoppedTransition(locked?.status);
+    const locked = await repo.lockAndCountStepDone(tx, ctx.execution.id, movableStatuses);
+    if (!locked) return stoppedTransition(await repo.lockExecution(tx, ctx.execution.id));
     const moved = await repo.updateStep(tx, ctx.execution.id, ctx.task.id, 'running', {
       status: 'succeeded',
       idempotencyKey: ctx.idempotencyKey,
@@ -158,33 +178,36 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
       finishedAt: new Date(),
       durationMs: ctx.step.startedAt ? Date.now() - ctx.step.startedAt.getTime() : null,
     });
-    if (!moved) return { ready: [], finished: null };
+    if (!moved) {
+      // A duplicate delivery: the step had already moved, so it was not this one's to count.
+      await repo.decrementOpenSteps(tx, ctx.execution.id, -1);
+      return { ready: [], finished: null };
+    }
     const released = await repo.releaseDependents(tx, ctx.execution.id, ctx.plan.dependents.get(ctx.task.id) ?? []);
-    const open = await repo.decrementOpenSteps(tx, ctx.execution.id, 1);
     return {
       ready: locked.status === 'paused' ? [] : released.map((r) => readyTask(ctx.execution, ctx.plan, r)),
-      finished: open === 0 ? await finished(tx, ctx.execution.id) : null,
+      finished: locked.openSteps === 0 ? await finished(tx, ctx.execution.id) : null,
     };
   });
 }
 
 /** A failed attempt that will be retried: the step goes back to `queued` with the error on record. */
 export async function recordRetryableFailure(deps: Pick<Deps, 'db'>, ctx: StepContext, message: string): Promise<Transition | null> {
-  const current = await repo.findExecution(deps.db, ctx.execution.id);
+  const current = await repo.findExecutionSealed(deps.db, ctx.execution.id);
   // Stopped meanwhile: no retry; the caller records the step cancelled.
-  if (current && (current.status === 'cancelled' || current.status === 'rejected')) return stoppedTransition(current.status);
+  if (current && stoppedAs(current)) return stoppedTransition(current);
   await repo.updateStep(deps.db, ctx.execution.id, ctx.task.id, 'running', { status: 'queued', error: message });
   return null;
 }
 
 /** The last attempt failed: the step fails, everything downstream is skipped, the execution may finish. */
 export async function failStep(deps: Pick<Deps, 'db'>, executionId: string, taskId: string, message: string): Promise<Transition> {
-  const execution = await repo.findExecution(deps.db, executionId);
+  const execution = await repo.findExecutionSealed(deps.db, executionId);
   if (!execution) return { ready: [], finished: null };
   const plan = await loadPlan(deps, execution.workflowId);
   return deps.db.transaction(async (tx) => {
     const locked = await repo.lockExecution(tx, executionId);
-    if (!locked || !movableStatuses.includes(locked.status)) return stoppedTransition(locked?.status);
+    if (!locked || !movableStatuses.includes(locked.status)) return stoppedTransition(locked);
     // A step fails from `running` (its attempt failed) or from `waiting` (a wait or an approval timed out while no worker held it).
     // (and from `queued`, when the reaper gives up on a step whose job kept getting lost).
     const moved =

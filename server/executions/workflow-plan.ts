@@ -1,6 +1,6 @@
 import type { Manifest, Task } from '@mc/shared/manifest';
 import type { Queryable } from '../db/client.ts';
-import { findWorkflow } from '../workflows/repository.ts';
+import { findPublishedWorkflowCached } from '../workflows/repository.ts';
 
 /** A published manifest indexed for the engine: who depends on whom. Built once per workflow and cached (published manifests never change). */
 export interface WorkflowPlan {
@@ -48,7 +48,7 @@ export function rememberPlan(workflowId: string, plan: WorkflowPlan): WorkflowPl
 export async function loadPlan(deps: { db: Queryable }, workflowId: string): Promise<WorkflowPlan> {
   const cached = cachedPlan(workflowId);
   if (cached) return cached;
-  const wf = await findWorkflow(deps.db, workflowId);
+  const wf = await findPublishedWorkflowCached(deps.db, workflowId);
   if (!wf) throw new Error(`workflow ${workflowId} not found`);
   return rememberPlan(workflowId, buildPlan(wf.manifest as Manifest, wf.manifestDigest));
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { executionApprovalInputSchema, executionControlInputSchema, executionSignalInputSchema, startExecutionInputSchema } from '@mc/shared/api';
+import { executionApprovalInputSchema, executionControlInputSchema, executionSignalInputSchema, executionStatusSchema, startExecutionInputSchema } from '@mc/shared/api';
 import { scheduleCreateInputSchema } from '@mc/shared/schedules';
 import { manifestShape } from '@mc/shared/manifest';
 import { mcVersion } from '../version.ts';
@@ -34,7 +34,7 @@ export function openApiDocument() {
       '/api/workflows/{id}/publish': { post: { summary: 'Publish a draft (idempotent)', parameters: [idParam], responses: { '200': ok('The published workflow'), ...errors } } },
       '/api/executions': {
         post: { summary: 'Start an execution of a published workflow', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/StartExecution' } } } }, responses: { '201': ok('Started'), '200': ok('An earlier start with the same idempotencyKey'), '413': error, ...errors } },
-        get: { summary: 'List executions (newest first, cursor pagination)', parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'cursor', in: 'query', schema: { type: 'string' } }, { name: 'workflowId', in: 'query', schema: { type: 'string' } }, { name: 'status', in: 'query', schema: { type: 'string' } }], responses: { '200': ok('A page of executions'), '400': error } },
+        get: { summary: 'List executions (newest first, cursor pagination)', parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'cursor', in: 'query', schema: { type: 'string' } }, { name: 'workflowId', in: 'query', schema: { type: 'string' } }, { name: 'status', in: 'query', schema: { enum: executionStatusSchema.options } }], responses: { '200': ok('A page of executions'), '400': error } },
       },
       '/api/executions/{id}': { get: { summary: 'Get an execution with its steps', parameters: [idParam], responses: { '200': ok('The execution'), ...errors } } },
       '/api/executions/{id}/erase': { post: { summary: 'Cryptographically erase a finished execution’s inputs and outputs (admin); receipt and disclosure pack still verify', parameters: [idParam], requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } } } } }, responses: { '200': ok('{executionId, erasedAt, erasedBy, alreadyErased}'), '403': error, ...errors } } },

@@ -2,7 +2,7 @@ import type { Actor } from '@mc/shared/actor';
 import { eraseExecutionInputSchema, type ErasureResult } from '@mc/shared/data-lifecycle';
 import { AppError, validationError } from '@mc/shared/errors';
 import type { Deps } from '../deps.ts';
-import { terminalExecutionStatuses } from '../db/schema.ts';
+import { isTerminalStatus } from '../executions/execution-outcome.ts';
 import { findExecution } from '../executions/repository.ts';
 import { appendAuditEvents } from '../audit/audit-writer.ts';
 import { destroyDataKey, findErasure, insertErasure } from './data-key-repository.ts';
@@ -20,7 +20,14 @@ export async function eraseExecution(deps: Deps, raw: unknown, actor: Pick<Actor
   const { id, reason } = parsed.data;
   const execution = await findExecution(deps.db, id, actor.tenantId);
   if (!execution) throw new AppError('NOT_FOUND', `execution ${id} not found`);
-  if (!(terminalExecutionStatuses as readonly string[]).includes(execution.status)) {
+  if (execution.status === 'receipt_pending') {
+    // The receipt is built from the execution's records: erase once it is stored.
+    throw new AppError('CONFLICT', `execution ${id} has finished (${execution.outcome}) but its receipt is still being stored; erase it once the receipt is stored`, {
+      details: { status: execution.status, outcome: execution.outcome },
+      retryAfterSeconds: 2,
+    });
+  }
+  if (!isTerminalStatus(execution.status)) {
     throw new AppError('CONFLICT', `execution ${id} is ${execution.status}; only a finished execution can be erased`, { details: { status: execution.status } });
   }
   const result = await deps.db.transaction(async (tx) => {

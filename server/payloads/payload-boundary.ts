@@ -3,6 +3,7 @@ import { findPii } from '@mc/shared/pii-detection';
 import type { DataClassification } from '@mc/shared/policy';
 import type { Queryable } from '../db/client.ts';
 import type { executions, taskResults } from '../db/schema.ts';
+import type { DataKeyRow } from './data-key-repository.ts';
 import { payloadVaultFor } from './payload-vault.ts';
 
 /**
@@ -36,12 +37,15 @@ export async function sealNewExecution(db: Queryable, row: NewExecution): Promis
   };
 }
 
-export async function openExecution<T extends Pick<ExecutionRow, 'id' | 'inputs'>>(db: Queryable, row: T): Promise<T> {
-  return { ...row, inputs: await payloadVaultFor(db).open(db, row.id, row.inputs) };
+export async function openExecution<T extends Pick<ExecutionRow, 'id' | 'inputs'>>(db: Queryable, row: T, keyRow?: DataKeyRow | null): Promise<T> {
+  const vault = payloadVaultFor(db);
+  return { ...row, inputs: keyRow === undefined ? await vault.open(db, row.id, row.inputs) : await vault.openUnder(row.id, keyRow, row.inputs) };
 }
 
-export async function sealTaskResult(db: Queryable, row: NewTaskResult): Promise<NewTaskResult> {
-  return { ...row, output: await payloadVaultFor(db).seal(db, row.executionId, row.output) };
+/** `keyRow`: the execution's data key row when the caller already holds it (saves its read). */
+export async function sealTaskResult(db: Queryable, row: NewTaskResult, keyRow?: DataKeyRow | null): Promise<NewTaskResult> {
+  const vault = payloadVaultFor(db);
+  return { ...row, output: keyRow === undefined ? await vault.seal(db, row.executionId, row.output) : await vault.sealUnder(row.executionId, keyRow, row.output) };
 }
 
 export async function openTaskResult<T extends Pick<TaskResultRow, 'executionId' | 'output'>>(db: Queryable, row: T): Promise<T> {

@@ -98,7 +98,11 @@ export class PayloadVault {
 
   /** Seals a payload of an execution whose data key is already stored (task outputs). */
   async seal(db: Queryable, executionId: string, value: unknown): Promise<SealedEnvelope> {
-    const row = await keys.findDataKey(db, executionId);
+    return this.sealUnder(executionId, await keys.findDataKey(db, executionId), value);
+  }
+
+  /** `seal` with the execution's key row already read (the worker reads it alongside the step it claims). */
+  async sealUnder(executionId: string, row: keys.DataKeyRow | null, value: unknown): Promise<SealedEnvelope> {
     if (!row) throw new Error(`execution ${executionId} has no data key; its payloads cannot be stored`);
     const dataKey = this.unwrap(row);
     if (!dataKey) throw new Error(`execution ${executionId} was erased; no payload may be stored for it`);
@@ -108,7 +112,12 @@ export class PayloadVault {
   /** The plaintext value of a stored payload, or `{ erased: true }` once its execution was erased. Unsealed (legacy) values pass through. */
   async open(db: Queryable, executionId: string, stored: unknown): Promise<unknown> {
     if (!isSealedEnvelope(stored)) return stored;
-    const row = await keys.findDataKey(db, executionId);
+    return this.openUnder(executionId, await keys.findDataKey(db, executionId), stored);
+  }
+
+  /** `open` with the execution's key row already read. */
+  async openUnder(executionId: string, row: keys.DataKeyRow | null, stored: unknown): Promise<unknown> {
+    if (!isSealedEnvelope(stored)) return stored;
     // Data key rows are never deleted (erase only destroys the wrapped key): a missing one is damage, not an erase.
     if (!row) throw new Error(`execution ${executionId} has a sealed payload but no data key row`);
     const dataKey = this.unwrap(row);

@@ -1,4 +1,3 @@
-import { and, eq, gte, sql } from 'drizzle-orm';
 import type { Actor } from '@mc/shared/actor';
 import { digestOf } from '@mc/shared/canonical-json';
 import { AppError } from '@mc/shared/errors';
@@ -7,11 +6,11 @@ import type { PolicyDecision, PolicyPack } from '@mc/shared/policy';
 import { taskPackages, isKnownPackage } from '@mc/shared/task-packages';
 import { appendAuditEvents } from '../audit/audit-writer.ts';
 import type { Queryable } from '../db/client.ts';
-import { executions } from '../db/schema.ts';
 import type { Deps } from '../deps.ts';
 import { policyDeniesTotal } from '../observability/metrics.ts';
 import { isChangeFrozen } from '../releases/freeze-state.ts';
 import { insertDecisions } from './decision-repository.ts';
+import { windowSpendUsd } from './spend-ledger.ts';
 
 /**
  * Where the policy packs meet the requests: which packs decide at publish, plan and execute, with
@@ -69,16 +68,6 @@ function reasonLabel(reason: string): string {
 /** Estimated cost of one run: the sum of its tasks' package costs (retries not counted). */
 export function estimateRunCostUsd(manifest: Manifest): number {
   return manifest.tasks.reduce((sum, t) => sum + (isKnownPackage(t.uses) ? Number(taskPackages[t.uses].costUsd) : 0), 0);
-}
-
-/** The tenant's spend in the rolling window: finished runs at their cost, unfinished ones at their estimate. */
-async function windowSpendUsd(db: Queryable, tenantId: string, windowHours: number): Promise<number> {
-  const since = new Date(Date.now() - windowHours * 3_600_000);
-  const [row] = await db
-    .select({ total: sql<string>`coalesce(sum(case when ${executions.finishedAt} is null then ${executions.costEstimateUsd} else ${executions.costUsd} end), 0)` })
-    .from(executions)
-    .where(and(eq(executions.tenantId, tenantId), gte(executions.createdAt, since)));
-  return Number(row?.total ?? 0);
 }
 
 export async function evaluatePublish(deps: Deps, actor: Actor, wf: WorkflowFacts, isRollback: boolean): Promise<PolicyOutcome> {

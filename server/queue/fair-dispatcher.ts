@@ -23,6 +23,8 @@ export interface StagedTask {
   retries: number;
   priority: 'high' | 'normal' | 'low';
   traceparent?: string;
+  workflowId?: string;
+  uses?: string;
 }
 
 const priorityRank = { high: 0, normal: 1, low: 2 } as const;

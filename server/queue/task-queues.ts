@@ -8,7 +8,14 @@ import { FairDispatcher, type StagedTask } from './fair-dispatcher.ts';
  * The typed job map: each queue's payload schema. Payloads carry ids only — never inputs,
  * outputs or secrets — and are re-validated when dequeued.
  */
-export const taskJobSchema = z.strictObject({ executionId: z.uuid(), taskId: z.string().min(1).max(64), traceparent: z.string().max(100).optional() });
+export const taskJobSchema = z.strictObject({
+  executionId: z.uuid(),
+  taskId: z.string().min(1).max(64),
+  traceparent: z.string().max(100).optional(),
+  // Labels for the task's telemetry, known when it is enqueued; without them the worker looks them up.
+  workflowId: z.uuid().optional(),
+  uses: z.string().max(200).optional(),
+});
 export type TaskJob = z.infer<typeof taskJobSchema>;
 export const receiptJobSchema = z.strictObject({ executionId: z.uuid() });
 export type ReceiptJob = z.infer<typeof receiptJobSchema>;
@@ -39,6 +46,9 @@ export interface ReadyTask {
   runnerClass: string;
   retries: number;
   priority: 'high' | 'normal' | 'low';
+  /** Telemetry labels carried by the job (see taskJobSchema). */
+  workflowId?: string;
+  uses?: string;
 }
 
 /** BullMQ priorities: lower runs first; every task job has one, so they are ordered by it, then FIFO. */
@@ -57,6 +67,7 @@ export class TaskQueues {
     private readonly prefix: string,
     private readonly retryBackoffMs: number,
     private readonly dispatchWindow = 64,
+    private readonly receiptRetry: { attempts: number; backoffMs: number } = { attempts: 7, backoffMs: 500 },
   ) {
     this.fair = new FairDispatcher(connection, prefix);
   }
@@ -90,7 +101,9 @@ export class TaskQueues {
     // Fast path: nothing staged anywhere and room in the window — straight onto the queue, as
     // round-robin would have done (a racing producer may overshoot the window by a few jobs).
     const classes = [...new Set(tasks.map((t) => t.runnerClass))];
-    if (classes.length === 1 && (await this.fair.isEmpty(classes[0]!)) && (await this.room(classes[0]!)) >= tasks.length) {
+    // Both questions at once: on one connection they go out back to back, one round trip instead of two.
+    const [empty, room] = classes.length === 1 ? await Promise.all([this.fair.isEmpty(classes[0]!), this.room(classes[0]!)]) : [false, 0];
+    if (empty && room >= tasks.length) {
       await this.addToQueue(classes[0]!, tasks.map((t) => ({ ...t, ...(traceparent ? { traceparent } : {}) })));
       return;
     }
@@ -129,7 +142,13 @@ export class TaskQueues {
     await this.queueFor(runnerClass).addBulk(
       tasks.map((t) => ({
         name: 'task',
-        data: { executionId: t.executionId, taskId: t.taskId, ...(t.traceparent ? { traceparent: t.traceparent } : {}) } satisfies TaskJob,
+        data: {
+          executionId: t.executionId,
+          taskId: t.taskId,
+          ...(t.traceparent ? { traceparent: t.traceparent } : {}),
+          ...(t.workflowId ? { workflowId: t.workflowId } : {}),
+          ...(t.uses ? { uses: t.uses } : {}),
+        } satisfies TaskJob,
         opts: this.taskJobOptions(t),
       })),
     );
@@ -151,7 +170,8 @@ export class TaskQueues {
     }
     const delay = opts.wakeAt ? Math.max(0, opts.wakeAt.getTime() - Date.now()) : 0;
     if (delay > 0) {
-      await queue.add('task', { executionId: t.executionId, taskId: t.taskId } satisfies TaskJob, { ...this.taskJobOptions(t), delay });
+      const data: TaskJob = { executionId: t.executionId, taskId: t.taskId, ...(t.workflowId ? { workflowId: t.workflowId } : {}), ...(t.uses ? { uses: t.uses } : {}) };
+      await queue.add('task', data, { ...this.taskJobOptions(t), delay });
       return true;
     }
     if (await this.fair.isStaged(t.runnerClass, t.tenantId, jobId)) return false;
@@ -195,10 +215,12 @@ export class TaskQueues {
     await this.receipts().add('receipt', { executionId } satisfies ReceiptJob, {
       ...(opts.delayMs ? { delay: opts.delayMs } : {}),
       jobId: receiptJobId(executionId),
-      attempts: 12,
-      backoff: { type: 'exponential', delay: 500 },
+      // Few enough that the backoff stays short (an outage's end is noticed soon): when they run
+      // out the job is removed, and the sweeper enqueues the execution again — it is still
+      // `receipt_pending` — on its next pass. A receipt is never abandoned.
+      attempts: this.receiptRetry.attempts,
+      backoff: { type: 'exponential', delay: this.receiptRetry.backoffMs },
       removeOnComplete: { age: 3600, count: 1000 },
-      // Removed when it gives up so the sweeper can enqueue it again later: a receipt is never abandoned.
       removeOnFail: true,
     });
   }

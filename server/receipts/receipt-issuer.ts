@@ -3,10 +3,12 @@ import { buildStatement, type ReceiptFacts } from '@mc/shared/receipt-statement'
 import { signStatement } from '@mc/shared/receipt-signing';
 import { verifyReceiptBundle } from '@mc/shared/receipt-verification';
 import { appendAuditEvents } from '../audit/audit-writer.ts';
+import type { Queryable } from '../db/client.ts';
 import type { Deps } from '../deps.ts';
+import { finalStatusOf } from '../executions/execution-outcome.ts';
 import * as executionsRepo from '../executions/repository.ts';
 import { findDecisionsForExecution } from '../policy/decision-repository.ts';
-import { findWorkflow } from '../workflows/repository.ts';
+import { findPublishedWorkflowCached } from '../workflows/repository.ts';
 import { receiptBucket } from '../storage/object-store.ts';
 import { receiptsSignedTotal, receiptVerificationFailuresTotal } from '../observability/metrics.ts';
 import { mcVersion } from '../version.ts';
@@ -20,16 +22,26 @@ const ensuredBuckets = new WeakMap<object, Set<string>>();
 export type IssueOutcome = 'issued' | 'exists' | 'not-terminal' | 'not-found';
 
 /**
- * Builds, signs and stores the receipt of a terminal execution, then records it. Safe to run
- * again at any point after a crash: the object store is write-once, so a receipt already stored
- * for this execution is verified and reused rather than signed a second time.
+ * Builds, signs and stores the receipt of a finished (`receipt_pending`) execution, then records
+ * it and, in the same transaction, moves the execution to its outcome: an execution is never
+ * terminal without a stored receipt. Safe to run again at any point after a crash: the object
+ * store is write-once, so a receipt already stored for this execution is verified and kept (the
+ * retry's own signature is discarded, never stored), and a receipt row whose execution is still `receipt_pending`
+ * only has the move done. Rows already terminal without a receipt (finished before
+ * `receipt_pending` existed) get theirs too.
  */
 export async function issueReceipt(deps: Deps, executionId: string): Promise<IssueOutcome> {
-  if (await repo.findReceipt(deps.db, executionId)) return 'exists';
-  const execution = await executionsRepo.findExecution(deps.db, executionId);
+  // Inputs stay sealed: a receipt states their digest, never their values.
+  const [execution, receipt] = await Promise.all([executionsRepo.findExecutionSealed(deps.db, executionId), repo.findReceipt(deps.db, executionId)]);
   if (!execution) return 'not-found';
-  if (!['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'].includes(execution.status)) return 'not-terminal';
-  if (execution.status === 'cancelled' || execution.status === 'rejected') {
+  if (receipt) {
+    if (execution.status === 'receipt_pending') await deps.db.transaction((tx) => settleExecution(tx, execution, null));
+    return 'exists';
+  }
+  // The status the receipt states: the outcome of a receipt_pending run (or the status of a legacy terminal one).
+  const status = finalStatusOf(execution);
+  if (!status) return 'not-terminal';
+  if (status === 'cancelled' || status === 'rejected') {
     // Tasks told to stop get the grace period; the receipt records how each step ended, so it waits for them.
     const running = await executionsRepo.findRunningSteps(deps.db, executionId);
     if (running.length > 0) {
@@ -39,7 +51,7 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
     }
   }
   const [workflow, steps, decisions, approvals] = await Promise.all([
-    findWorkflow(deps.db, execution.workflowId),
+    findPublishedWorkflowCached(deps.db, execution.workflowId),
     executionsRepo.findSteps(deps.db, executionId),
     findDecisionsForExecution(deps.db, executionId),
     executionsRepo.findApprovals(deps.db, executionId),
@@ -49,7 +61,7 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
   const facts: ReceiptFacts = {
     execution: {
       id: execution.id,
-      status: execution.status as ReceiptFacts['execution']['status'],
+      status,
       region: execution.region,
       actor: { sub: execution.actorSub },
       idempotencyToken: execution.idempotencyKey ?? execution.id,
@@ -103,18 +115,15 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
   }
   const keys = [{ keyId: deps.signingKey.keyId, publicKeyPem: deps.signingKey.publicKeyPem }];
 
-  let stored = await deps.objectStore.getObject(bucket, key);
-  if (!stored) {
-    const signed = await signStatement(buildStatement(facts), deps.signingKey);
-    const retainUntil = new Date(Date.now() + deps.config.MC_RECEIPT_RETENTION_DAYS * 86_400_000);
-    await deps.objectStore.putObjectOnce(bucket, key, JSON.stringify(signed.bundle), {
-      contentType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-      retainUntil,
-    });
-    // Read back what the store holds (ours, or a racing writer's) and verify that.
-    stored = await deps.objectStore.getObject(bucket, key);
-    if (!stored) throw new Error(`receipt for ${executionId} was written but cannot be read back from ${bucket}/${key}`);
-  }
+  // Write-once decides which receipt is the execution's: ours when the put created the object (no
+  // read back: a successful put is the store's promise), else the one a crash or a racing worker
+  // stored before — read and verified below like ours, and ours (signed, never stored) discarded.
+  const signed = await signStatement(buildStatement(facts), deps.signingKey);
+  const body = JSON.stringify(signed.bundle);
+  const retainUntil = new Date(Date.now() + deps.config.MC_RECEIPT_RETENTION_DAYS * 86_400_000);
+  const put = await deps.objectStore.putObjectOnce(bucket, key, body, { contentType: 'application/vnd.dev.sigstore.bundle.v0.3+json', retainUntil });
+  const stored = put.created ? new TextEncoder().encode(body) : await deps.objectStore.getObject(bucket, key);
+  if (!stored) throw new Error(`receipt for ${executionId} exists in ${bucket}/${key} but cannot be read`);
   const uri = deps.objectStore.uriOf(bucket, key);
   const verification = await verifyReceiptBundle(JSON.parse(new TextDecoder().decode(stored)), keys, { executionId });
   if (!verification.ok) receiptVerificationFailuresTotal.inc({ where: 'issue' });
@@ -136,19 +145,42 @@ export async function issueReceipt(deps: Deps, executionId: string): Promise<Iss
       verified: true,
     });
     if (inserted) {
-      receiptsSignedTotal.inc({ status: execution.status });
+      receiptsSignedTotal.inc({ status });
       await appendAuditEvents(tx, [
         {
           tenantId: execution.tenantId,
           type: 'mc.execution.receipt.signed',
           actor: { sub: `runner:${runner.id}` },
           subject: { workflowId: workflow.id, executionId },
-          data: { digest: verification.digest, storedUri: uri, keyId: deps.signingKey.keyId, status: execution.status },
+          data: { digest: verification.digest, storedUri: uri, keyId: deps.signingKey.keyId, status },
         },
       ]);
     }
+    await settleExecution(tx, execution, verification.digest);
   });
   return 'issued';
+}
+
+/**
+ * `receipt_pending` → its outcome, on the transaction that recorded the receipt (or, repairing,
+ * on its own when the receipt row exists already), with the history row saying so. The audit
+ * event for it is the `mc.execution.receipt.signed` written with the receipt row, so only the
+ * transition row is added here.
+ */
+async function settleExecution(tx: Queryable, execution: executionsRepo.ExecutionRow, digest: string | null): Promise<void> {
+  const settled = await executionsRepo.settleReceiptPending(tx, execution.id);
+  if (!settled) return;
+  await executionsRepo.appendTransitions(tx, [
+    {
+      tenantId: execution.tenantId,
+      type: 'mc.execution.receipt.signed',
+      executionId: execution.id,
+      fromStatus: 'receipt_pending',
+      toStatus: settled.status,
+      actorSub: `runner:${runner.id}`,
+      data: digest ? { digest } : { repaired: 'the receipt was stored before; only the status had not moved' },
+    },
+  ]);
 }
 
 function signatureOf(bundle: unknown): string {

@@ -3,7 +3,7 @@ import type { Actor } from '@mc/shared/actor';
 import { AppError } from '@mc/shared/errors';
 import type { Queryable } from '../db/client.ts';
 import type { Deps } from '../deps.ts';
-import { findWorkflow } from '../workflows/repository.ts';
+import { findPublishedWorkflowCached, findWorkflow } from '../workflows/repository.ts';
 import * as repo from './repository.ts';
 import { enterCanary } from './service.ts';
 
@@ -47,7 +47,7 @@ export async function resolveStartTarget(
     return { workflowId, routing: null };
   }
   // A version run as is still counts in its release's traffic when it is one of its two versions.
-  const wf = await findWorkflow(deps.db, workflowId, { tenantId: actor.tenantId });
+  const wf = await findPublishedWorkflowCached(deps.db, workflowId, { tenantId: actor.tenantId });
   if (!wf) return { workflowId, routing: null };
   const release = await repo.findActiveRelease(deps.db, actor.tenantId, wf.name);
   if (release?.canaryWorkflowId === workflowId) return { workflowId, routing: tag(release, 'canary') };

@@ -162,7 +162,7 @@ export async function fireSchedule(deps: Deps, scheduleId: string, fireAtMs: num
   const late = nowMs - fireAtMs > deps.config.MC_SCHEDULE_MISFIRE_MS;
   const fireAt = new Date(fireAtMs).toISOString();
   if (late && row.missedRunPolicy === 'skip') {
-    await recordTransition(deps.db, { type: 'mc.schedule.fired', tenantId: row.tenantId, scheduleId, actorSub: 'mc:scheduler', data: { fireAt, outcome: 'skipped', reason: 'missed' } });
+    await deps.db.transaction((tx) => recordTransition(tx, { type: 'mc.schedule.fired', tenantId: row.tenantId, scheduleId, actorSub: 'mc:scheduler', data: { fireAt, outcome: 'skipped', reason: 'missed' } }));
     return { outcome: 'skipped', reason: 'missed' };
   }
   const tenant = await findTenant(deps.db, row.tenantId);
@@ -180,7 +180,7 @@ export async function fireSchedule(deps: Deps, scheduleId: string, fireAtMs: num
     return { outcome: 'started', executionId: execution.id, created };
   } catch (e) {
     if (!(e instanceof AppError) || e.code === 'INTERNAL' || e.code === 'UNAVAILABLE') throw e;
-    await recordTransition(deps.db, { type: 'mc.schedule.fired', tenantId: row.tenantId, scheduleId, actorSub: 'mc:scheduler', data: { fireAt, outcome: 'refused', code: e.code, message: e.message } });
+    await deps.db.transaction((tx) => recordTransition(tx, { type: 'mc.schedule.fired', tenantId: row.tenantId, scheduleId, actorSub: 'mc:scheduler', data: { fireAt, outcome: 'refused', code: e.code, message: e.message } }));
     return { outcome: 'refused', reason: `${e.code}: ${e.message}` };
   }
 }

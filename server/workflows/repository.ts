@@ -21,6 +21,25 @@ export async function findWorkflow(db: Queryable, id: string, opts: { tenantId?:
   return row ?? null;
 }
 
+/**
+ * Published workflows never change (a change is a new version, a new row), so the hot paths —
+ * every start, every task, every receipt — read them from a per-process cache (bounded, oldest
+ * out first). Drafts are always read from the database.
+ */
+const publishedWorkflows = new Map<string, WorkflowRow>();
+const publishedCacheLimit = 1000;
+
+export async function findPublishedWorkflowCached(db: Queryable, id: string, opts: { tenantId?: string } = {}): Promise<WorkflowRow | null> {
+  const hit = publishedWorkflows.get(id);
+  if (hit) return !opts.tenantId || hit.tenantId === opts.tenantId ? hit : null;
+  const row = await findWorkflow(db, id, opts);
+  if (row?.status === 'published') {
+    if (publishedWorkflows.size >= publishedCacheLimit) publishedWorkflows.delete(publishedWorkflows.keys().next().value!);
+    publishedWorkflows.set(id, row);
+  }
+  return row;
+}
+
 export async function findWorkflowByNameVersion(db: Queryable, tenantId: string, name: string, version: string): Promise<WorkflowRow | null> {
   const [row] = await db.select().from(workflows).where(and(eq(workflows.tenantId, tenantId), eq(workflows.name, name), eq(workflows.version, version)));
   return row ?? null;

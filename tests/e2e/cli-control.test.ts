@@ -75,7 +75,11 @@ describe('mc executions control', () => {
     expect(approved.json).toMatchObject({ decision: 'approve', approvals: 1, required: 1 });
     await stack.trpc.receipts.get.query({ executionId: exec.id });
     const history = await mc(['executions', 'history', exec.id]);
-    expect(history.json.map((h: { type: string }) => h.type)).toEqual(['mc.execution.approval.recorded', 'mc.execution.finished']);
+    expect(history.json.map((h: { type: string; to: string | null }) => `${h.type}:${h.to ?? ''}`)).toEqual([
+      'mc.execution.approval.recorded:',
+      'mc.execution.finished:receipt_pending',
+      'mc.execution.receipt.signed:succeeded',
+    ]);
   }, 60_000);
 
   it('pauses, resumes, signals, cancels and reruns', async () => {
@@ -97,7 +101,11 @@ describe('mc executions control', () => {
 
     const second = await stack.trpc.executions.start.mutate({ workflowId: wfId });
     await eventually(async () => (await stack.trpc.executions.get.query({ id: second.id })).steps.find((s) => s.taskId === 'w')!.status === 'waiting' || null, { what: 'the wait' });
-    expect((await mc(['executions', 'cancel', second.id, '--reason', 'no longer needed'])).json.status).toBe('cancelled');
+    const cancelled = (await mc(['executions', 'cancel', second.id, '--reason', 'no longer needed'])).json;
+    // Cancelled: `receipt_pending` with that outcome until its receipt is stored (or already `cancelled`).
+    expect(cancelled.outcome ?? cancelled.status).toBe('cancelled');
+    // A rerun starts from the original's stored record: it waits for the receipt.
+    await stack.trpc.receipts.get.query({ executionId: second.id });
     const rerun = await mc(['executions', 'rerun', second.id]);
     expect(rerun.code).toBe(0);
     expect(rerun.json.rerunOf).toBe(second.id);

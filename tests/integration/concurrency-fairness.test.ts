@@ -38,7 +38,7 @@ describe('concurrency keys and priorities', () => {
     // globex did not wait for acme.
     expect(rg!.startedAt!.getTime()).toBeLessThan(r1!.finishedAt!.getTime());
     const history = await stack.trpc.executions.transitions.query({ id: a2.id });
-    expect(history.map((h) => h.type)).toEqual(['mc.execution.queued', 'mc.execution.admitted', 'mc.execution.finished']);
+    expect(history.map((h) => h.type)).toEqual(['mc.execution.queued', 'mc.execution.admitted', 'mc.execution.finished', 'mc.execution.receipt.signed']);
   }, 60_000);
 });
 

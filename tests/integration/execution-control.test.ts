@@ -90,9 +90,11 @@ describe('pkg:mc/approval', () => {
     await waitForStep(exec.id, 'approve', 'waiting');
     await stack.trpcAs(await stack.tokenFor('operator')).executions.approve.mutate({ id: exec.id });
     const rejected = await stack.trpcAs(await stack.tokenFor('operator')).executions.reject.mutate({ id: exec.id, comment: 'not today' });
-    expect(rejected.status).toBe('rejected');
+    // Ended, but rejected only once its receipt is stored.
+    expect({ status: rejected.status, outcome: rejected.outcome }).toEqual({ status: 'receipt_pending', outcome: 'rejected' });
 
     const receipt = await stack.trpc.receipts.get.query({ executionId: exec.id });
+    expect((await stack.trpc.executions.get.query({ id: exec.id })).status).toBe('rejected');
     const predicate = predicateOf(receipt);
     expect(predicate.execution.status).toBe('rejected');
     expect(predicate.approvals.map((a: { decision: string }) => a.decision).sort()).toEqual(['approve', 'reject']);
@@ -124,9 +126,13 @@ describe('executions.cancel', () => {
     await eventually(async () => sink.calls.some((c) => c.path === '/slow') || null, { what: 'the slow call' });
     const cancelledAt = Date.now();
     const cancelled = await stack.trpc.executions.cancel.mutate({ id: exec.id, reason: 'wrong target' });
-    expect(cancelled.status).toBe('cancelled');
+    // Ended with outcome cancelled; `cancelled` itself only once the receipt is stored, which waits
+    // for the stopping task (so it is normally still receipt_pending here, but the worker may be quick).
+    expect(cancelled.outcome ?? cancelled.status).toBe('cancelled');
+    expect(['receipt_pending', 'cancelled']).toContain(cancelled.status);
 
     const receipt = await stack.trpc.receipts.get.query({ executionId: exec.id, waitMs: 20_000 });
+    expect((await stack.trpc.executions.get.query({ id: exec.id })).status).toBe('cancelled');
     const tookMs = Date.now() - cancelledAt;
     sink.delayMs = 0;
     expect(tookMs).toBeLessThan(graceMs + 2_000);
@@ -172,7 +178,7 @@ describe('executions.pause and resume', () => {
     expect(done.status).toBe('succeeded');
     expect(done.steps.find((s) => s.taskId === 'b')!.startedAt!.getTime()).toBeGreaterThan(held.pausedAt!.getTime() + 900);
     const history = (await stack.trpc.executions.transitions.query({ id: exec.id })).map((h) => `${h.type}:${h.to ?? ''}`);
-    expect(history).toEqual(['mc.execution.paused:paused', 'mc.execution.resumed:running', 'mc.execution.finished:succeeded']);
+    expect(history).toEqual(['mc.execution.paused:paused', 'mc.execution.resumed:running', 'mc.execution.finished:receipt_pending', 'mc.execution.receipt.signed:succeeded']);
   });
 });
 

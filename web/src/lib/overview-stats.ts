@@ -36,8 +36,10 @@ export function computeOverview(recent: readonly ExecutionSummary[], decisionEve
     perMinute[Math.min(minutes - 1, Math.floor((t - start) / 60_000))]!++;
   }
   const minuteLabels = perMinute.map((_, i) => new Date(start + i * 60_000).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }));
-  const finished = recent.filter((e) => ['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'].includes(e.status));
-  const succeeded = finished.filter((e) => e.status === 'succeeded').length;
+  // A receipt_pending run has finished: it counts by its outcome.
+  const finalStatus = (e: ExecutionSummary) => e.outcome ?? e.status;
+  const finished = recent.filter((e) => ['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'].includes(finalStatus(e)));
+  const succeeded = finished.filter((e) => finalStatus(e) === 'succeeded').length;
   const waits = recent
     .filter((e) => e.startedAt !== null)
     .map((e) => e.startedAt!.getTime() - e.createdAt.getTime())
