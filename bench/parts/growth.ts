@@ -76,7 +76,7 @@ async function insertSynthetic(stack: McStack, workflowId: string, count: number
   // every minute of the window, on all 8 shards, so the budget check reads its worst case.
   await stack.sql`
     insert into tenant_spend_minutes (tenant_id, minute, shard, amount_usd)
-    select ${tenant.id}, date_trunc('minute', created_at), (extract(epoch from created_at) * 20)::bigint % 8, sum(cost_usd)
+    select ${tenant.id}::uuid, date_trunc('minute', created_at), (extract(epoch from created_at) * 20)::bigint % 8, sum(cost_usd)
     from executions where tenant_id = ${tenant.id} and actor_sub = 'bench'
     group by 1, 2, 3
     on conflict (tenant_id, minute, shard) do update set amount_usd = excluded.amount_usd`;
