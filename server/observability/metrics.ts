@@ -113,6 +113,18 @@ export const outboxOldestAgeSeconds = new Gauge({
   registers: [registry],
 });
 
+export const receiptsPending = new Gauge({
+  name: 'mc_receipts_pending',
+  help: 'Executions finished and waiting for their signed receipt to be stored (status receipt_pending); set on each scrape',
+  registers: [registry],
+});
+
+export const receiptsPendingOldestAgeSeconds = new Gauge({
+  name: 'mc_receipts_pending_oldest_age_seconds',
+  help: 'Seconds since the oldest receipt_pending execution finished (0 when none); set on each scrape',
+  registers: [registry],
+});
+
 export const eventsPublishedTotal = new Counter({
   name: 'mc_events_published_total',
   help: 'Audit events added to the mc-events bus by the outbox relay',

@@ -1,7 +1,8 @@
 import { Queue } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import { outboxLag } from '../audit/outbox-relay.ts';
-import { observeQueueStall, outboxOldestAgeSeconds, outboxPendingEvents, queueJobs, registry } from './metrics.ts';
+import { receiptBacklog } from '../receipts/receipt-backlog.ts';
+import { observeQueueStall, outboxOldestAgeSeconds, outboxPendingEvents, queueJobs, receiptsPending, receiptsPendingOldestAgeSeconds, registry } from './metrics.ts';
 
 const jobStates = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 /** A scrape must answer even while Redis or Postgres is down: each source gets this long. */
@@ -29,13 +30,19 @@ async function collectOutboxLag(deps: Pick<Deps, 'db'>): Promise<void> {
   outboxOldestAgeSeconds.set(lag.oldestAgeSeconds);
 }
 
+async function collectReceiptBacklog(deps: Pick<Deps, 'db'>): Promise<void> {
+  const backlog = await withTimeout(receiptBacklog(deps.db), 'receipt backlog');
+  receiptsPending.set(backlog.pending);
+  receiptsPendingOldestAgeSeconds.set(backlog.oldestAgeSeconds);
+}
+
 /**
  * The `/metrics` body of a process (server and worker alike): the gauges read from Redis and
  * Postgres are refreshed first, so they are as of the scrape. A source that fails keeps its last
  * values (and is logged at debug), so a scrape still answers during an outage.
  */
 export async function renderMetrics(deps: Pick<Deps, 'queues' | 'config' | 'db' | 'logger'>, runnerClasses: readonly string[] = deps.config.WORKER_RUNNER_CLASSES): Promise<string> {
-  const results = await Promise.allSettled([collectQueueDepth(deps, runnerClasses), collectOutboxLag(deps)]);
+  const results = await Promise.allSettled([collectQueueDepth(deps, runnerClasses), collectOutboxLag(deps), collectReceiptBacklog(deps)]);
   for (const r of results) if (r.status === 'rejected') deps.logger.debug({ err: r.reason }, 'a metrics source failed during scrape');
   return registry.metrics();
 }

@@ -122,6 +122,10 @@ describe('object-store writes failing (503 from the store)', () => {
     expect(shown.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded']);
     // Nothing reached the store while it refused writes.
     expect(await stack.deps.objectStore.getObject(receiptBucket('us'), receiptObjectKey(ids[0]!))).toBeNull();
+    // Operators see the backlog.
+    const during = await stack.rest('GET', '/metrics');
+    expect(metricValue(during.body, 'mc_receipts_pending')).toBeGreaterThanOrEqual(ids.length);
+    expect(metricValue(during.body, 'mc_receipts_pending_oldest_age_seconds')).toBeGreaterThan(0);
 
     proxy.heal();
     const report = await expectAcceptedAllSettled(stack.deps, ids, { timeoutMs: 40_000 });
@@ -143,11 +147,20 @@ describe('object-store writes failing (503 from the store)', () => {
     ]);
     expect(history[0]!.data).toMatchObject({ outcome: 'succeeded' });
 
+    expect(metricValue((await stack.rest('GET', '/metrics')).body, 'mc_receipts_pending')).toBe(0);
+
     const { samples, violations } = await watch.stop();
     expect(samples).toBeGreaterThan(0);
     expect(violations).toEqual([]);
   }, 100_000);
 });
+
+/** A label-less sample's value in a Prometheus text exposition. */
+function metricValue(exposition: string, name: string): number {
+  const line = exposition.split('\n').find((l) => l.startsWith(`${name} `));
+  if (!line) throw new Error(`${name} is not in /metrics`);
+  return Number(line.slice(name.length + 1));
+}
 
 describe('object-store connections reset on every write', () => {
   it('never shows an execution terminal without a receipt, whatever its outcome, and refuses control actions meanwhile', async () => {
