@@ -79,6 +79,7 @@ export const columnClassification = {
 export const encryptedColumns: ReadonlyArray<readonly [keyof ClassificationMap, string]> = [
   ['executions', 'inputs'],
   ['taskResults', 'output'],
+  ['executionSignals', 'payload'],
 ];
 
 /**
@@ -86,6 +87,6 @@ export const encryptedColumns: ReadonlyArray<readonly [keyof ClassificationMap, 
  * visible (docs/data/MC_DATA_LIFECYCLE.md, "Known gaps"). Remove an entry when its module seals it.
  */
 export const unencryptedRegulatedColumns: ReadonlyArray<readonly [keyof ClassificationMap, string]> = [
+  // A schedule has no execution yet, hence no per-execution data key to seal its inputs under.
   ['schedules', 'inputs'],
-  ['executionSignals', 'payload'],
 ];

@@ -15,7 +15,7 @@ import {
   workflows,
 } from '../db/schema.ts';
 import type { CursorPosition } from '../http/cursor.ts';
-import { openExecution, openTaskResult, sealNewExecution, sealTaskResult } from '../payloads/payload-boundary.ts';
+import { openExecution, openSignal, openTaskResult, sealNewExecution, sealSignal, sealTaskResult } from '../payloads/payload-boundary.ts';
 import { addSpend, settleSpend } from '../policy/spend-ledger.ts';
 import type { DataKeyRow } from '../payloads/data-key-repository.ts';
 
@@ -430,8 +430,9 @@ export async function findTransitions(db: Queryable, opts: { executionId?: strin
 }
 
 export async function insertSignal(db: Queryable, row: typeof executionSignals.$inferInsert) {
-  const [inserted] = await db.insert(executionSignals).values(row).returning();
-  return inserted!;
+  // The payload is stored sealed under the execution's data key (server/payloads/); the caller gets it back as it gave it.
+  const [inserted] = await db.insert(executionSignals).values(await sealSignal(db, row)).returning();
+  return { ...inserted!, payload: row.payload ?? null };
 }
 
 /** The earliest signal with this event and key sent to the execution (sent before the wait began counts too). */
@@ -442,7 +443,7 @@ export async function findSignal(db: Queryable, executionId: string, event: stri
     .where(and(eq(executionSignals.executionId, executionId), eq(executionSignals.event, event), eq(executionSignals.key, key)))
     .orderBy(asc(executionSignals.createdAt))
     .limit(1);
-  return row ?? null;
+  return row ? openSignal(db, row) : null;
 }
 
 export type ApprovalRow = typeof executionApprovals.$inferSelect;

@@ -9,10 +9,10 @@ import { destroyDataKey, findErasure, insertErasure } from './data-key-repositor
 
 /**
  * Cryptographic erase of an execution (spec §3 "Delete"): its data key is destroyed, so its
- * inputs and task outputs — inline in Postgres, in the payload bucket, in any backup — can no
- * longer be decrypted by anyone; reads return `{ erased: true }`. Its receipt and disclosure pack
- * hold digests only and still verify. Only a terminal execution can be erased (a running one
- * still needs its payloads). The erasure is recorded in `data_erasures`.
+ * inputs, task outputs and signal payloads — inline in Postgres, in the payload bucket, in any
+ * backup — can no longer be decrypted by anyone; reads return `{ erased: true }`. Its receipt
+ * and disclosure pack hold digests only and still verify. Only a terminal execution can be erased
+ * (a running one still needs its payloads). The erasure is recorded in `data_erasures`.
  */
 export async function eraseExecution(deps: Deps, raw: unknown, actor: Pick<Actor, 'tenantId' | 'sub'>): Promise<ErasureResult> {
   const parsed = eraseExecutionInputSchema.safeParse(raw);

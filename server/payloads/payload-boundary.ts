@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { findPii } from '@mc/shared/pii-detection';
 import type { DataClassification } from '@mc/shared/policy';
 import type { Queryable } from '../db/client.ts';
-import type { executions, taskResults } from '../db/schema.ts';
+import type { executionSignals, executions, taskResults } from '../db/schema.ts';
 import type { DataKeyRow } from './data-key-repository.ts';
 import { payloadVaultFor } from './payload-vault.ts';
 
@@ -15,6 +15,8 @@ type NewExecution = typeof executions.$inferInsert;
 type ExecutionRow = typeof executions.$inferSelect;
 type NewTaskResult = typeof taskResults.$inferInsert;
 type TaskResultRow = typeof taskResults.$inferSelect;
+type NewSignal = typeof executionSignals.$inferInsert;
+type SignalRow = typeof executionSignals.$inferSelect;
 
 /**
  * Spec §3, "Ingest → classified": execution inputs are `sensitive`; inputs in which PII is found
@@ -50,4 +52,18 @@ export async function sealTaskResult(db: Queryable, row: NewTaskResult, keyRow?:
 
 export async function openTaskResult<T extends Pick<TaskResultRow, 'executionId' | 'output'>>(db: Queryable, row: T): Promise<T> {
   return { ...row, output: await payloadVaultFor(db).open(db, row.executionId, row.output) };
+}
+
+/**
+ * Signal payloads (`executions.signal`) are sealed under their execution's data key like task
+ * outputs, so an erase makes them unreadable too. No payload (null) stays null: nothing to protect.
+ */
+export async function sealSignal(db: Queryable, row: NewSignal): Promise<NewSignal> {
+  if (row.payload === undefined || row.payload === null) return { ...row, payload: null };
+  return { ...row, payload: await payloadVaultFor(db).seal(db, row.executionId, row.payload) };
+}
+
+export async function openSignal<T extends Pick<SignalRow, 'executionId' | 'payload'>>(db: Queryable, row: T): Promise<T> {
+  if (row.payload === null) return row;
+  return { ...row, payload: await payloadVaultFor(db).open(db, row.executionId, row.payload) };
 }

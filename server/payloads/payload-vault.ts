@@ -7,9 +7,10 @@ import type { MasterKey } from './master-key.ts';
 import { newDataKey, open, seal } from './payload-cipher.ts';
 
 /**
- * The one module that handles execution payloads at rest (execution inputs, task outputs). The
- * repositories call it at their boundaries — `sealPayload` before a write, `openPayload` after a
- * read — so the engine above them only ever sees plaintext values and never changes.
+ * The one module that handles execution payloads at rest (execution inputs, task outputs, signal
+ * payloads). The repositories call it at their boundaries, through payload-boundary.ts — a seal
+ * before a write, an open after a read — so the engine above them only ever sees plaintext values
+ * and never changes.
  *
  * - Every payload is AES-256-GCM encrypted with its execution's data key; the data key is stored
  *   wrapped by the master key (`execution_data_keys`). Erasing an execution destroys its wrapped

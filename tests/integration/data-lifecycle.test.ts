@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { and, eq, sql } from 'drizzle-orm';
-import { dataErasures, executionDataKeys, executionLogs, executions, receipts, retentionRuns, taskResults } from '@mc/server/db/schema';
-import { appendLogs, findExecution, findTaskResult } from '@mc/server/executions/repository';
+import { dataErasures, executionDataKeys, executionLogs, executions, executionSignals, executionTransitions, receipts, retentionRuns, taskResults } from '@mc/server/db/schema';
+import { appendLogs, findExecution, findSignal, findTaskResult } from '@mc/server/executions/repository';
 import { purgeExpiredLogs } from '@mc/server/retention/retention-service';
 import { digestOf } from '@mc/shared/canonical-json';
 import { verifyDisclosurePack } from '@mc/shared/disclosure-verification';
@@ -109,6 +109,60 @@ describe('executions.erase', () => {
     const res = await stack.rest('POST', `/api/executions/${exec.id}/erase`, {});
     expect(res.status).toBe(409);
     await stack.trpc.receipts.get.query({ executionId: exec.id });
+  });
+});
+
+describe('signal payloads', () => {
+  it('are stored sealed, reach the waiting task as plaintext, stay out of the transition and audit data, and are erased with the execution', async () => {
+    const payload = { card: 'signal-marker-4711', amount: 7 };
+    const wf = await stack.trpc.workflows.create.mutate({
+      name: `life-signal-${crypto.randomUUID().slice(0, 8)}`,
+      version: '1.0.0',
+      tasks: [
+        { id: 'paid', uses: 'pkg:mc/wait-for-event@1.0.0', with: { event: 'payment', key: 'o-1', timeoutMs: 120_000 } },
+        { id: 'ship', uses: 'pkg:demo/echo@1.0.0', needs: ['paid'], with: { card: '${{ tasks.paid.output.payload.card }}' } },
+      ],
+    } as never);
+    await stack.trpc.workflows.publish.mutate({ id: wf.id });
+    const exec = await stack.trpc.executions.start.mutate({ workflowId: wf.id, inputs: {} });
+    await eventually(async () => (await stack.trpc.executions.get.query({ id: exec.id })).steps.find((s) => s.taskId === 'paid')?.status === 'waiting', { what: 'paid to be waiting' });
+    // One without a payload (no waiting step matches it), then the one the step waits for.
+    await stack.trpc.executions.signal.mutate({ id: exec.id, event: 'noise', key: '' });
+    const sent = await stack.rest('POST', `/api/executions/${exec.id}/signal`, { event: 'payment', key: 'o-1', payload });
+    expect(sent.status).toBe(200);
+    await stack.trpc.receipts.get.query({ executionId: exec.id });
+    const done = await stack.trpc.executions.get.query({ id: exec.id });
+    expect(done.status).toBe('succeeded');
+
+    // In the row: the envelope, not the plaintext; no payload stays null.
+    const rows = await stack.deps.db.execute<{ event: string; payload: unknown }>(sql`select event, payload from execution_signals where execution_id = ${exec.id} order by event`);
+    const byEvent = Object.fromEntries([...rows].map((r) => [r.event, r.payload]));
+    expect(byEvent.noise).toBeNull();
+    expect(byEvent.payment).toMatchObject({ $mcSealed: 'v1', alg: 'A256GCM', digest: digestOf(payload) });
+    expect(JSON.stringify(byEvent.payment)).not.toContain('signal-marker-4711');
+
+    // The waiting task got the plaintext, and passed it on.
+    const results = await stack.deps.db.select().from(taskResults).where(eq(taskResults.executionId, exec.id));
+    const outputs = Object.fromEntries(await Promise.all(results.map(async (r) => [r.taskId, (await findTaskResult(stack.deps.db, r.idempotencyKey))!.output] as const)));
+    expect(outputs.paid).toMatchObject({ event: 'payment', key: 'o-1', payload });
+    expect(outputs.ship).toEqual({ card: 'signal-marker-4711' });
+    expect((await findSignal(stack.deps.db, exec.id, 'payment', 'o-1'))!.payload).toEqual(payload);
+
+    // The transition and the audit event carry its digest only.
+    const transitions = await stack.deps.db.select().from(executionTransitions).where(and(eq(executionTransitions.executionId, exec.id), eq(executionTransitions.type, 'mc.execution.signal.received')));
+    expect(transitions).toHaveLength(2);
+    expect(JSON.stringify(transitions)).not.toContain('signal-marker-4711');
+    expect(transitions.map((t) => (t.data as { payloadDigest: string }).payloadDigest).sort()).toEqual([digestOf(null), digestOf(payload)].sort());
+    const events = await stack.trpc.audit.list.query({ executionId: exec.id, type: 'mc.execution.signal.received' });
+    expect(events.items).toHaveLength(2);
+    expect(JSON.stringify(events.items)).not.toContain('signal-marker-4711');
+
+    // Erased with the execution: the stored signal reads as erased, the row is unchanged.
+    await stack.trpc.executions.erase.mutate({ id: exec.id });
+    expect((await findSignal(stack.deps.db, exec.id, 'payment', 'o-1'))!.payload).toEqual({ erased: true });
+    expect((await findSignal(stack.deps.db, exec.id, 'noise', ''))!.payload).toBeNull();
+    const [after] = await stack.deps.db.select({ payload: executionSignals.payload }).from(executionSignals).where(and(eq(executionSignals.executionId, exec.id), eq(executionSignals.event, 'payment')));
+    expect(after!.payload).toEqual(byEvent.payment);
   });
 });
 
