@@ -117,7 +117,9 @@ describe('redaction properties', () => {
       fc.property(textWithPiiArb, pathArb, ({ kind, value, text }, path) => {
         const out = JSON.stringify(redact(nest(path, text)));
         expect(out).not.toContain(value);
-        expect(out).toContain('[REDACTED:');
+        // `[REDACTED:<kind>]` where the PII was found in the text, or the key-level `[REDACTED]` when a
+        // generated key on the path is itself sensitive (fast-check found `{ ssn: … }`): hidden either way.
+        expect(out).toMatch(/\[REDACTED[:\]]/);
         expect(piiKindsIn(out)).toEqual([]);
         expect(kind).toBeTruthy();
       }),
@@ -135,8 +137,10 @@ describe('redaction properties', () => {
   });
 
   it('keeps plain words unchanged', () => {
+    // Under a sensitive key (`ssn`, `token`, …) any value is redacted whole, words or not: such paths are not "plain".
+    const plainPathArb = pathArb.filter((path) => path.every((segment) => typeof segment === 'number' || !isSecretKey(segment)));
     fc.assert(
-      fc.property(wordsArb, pathArb, (words, path) => {
+      fc.property(wordsArb, plainPathArb, (words, path) => {
         const value = nest(path, words.join(' '));
         expect(redact(value)).toEqual(value);
       }),
