@@ -1,3 +1,4 @@
+import { isTerminalStatus } from './execution-statuses.ts';
 import type { AuditEventView, ExecutionSummary } from './trpc.ts';
 
 export interface Overview {
@@ -38,7 +39,7 @@ export function computeOverview(recent: readonly ExecutionSummary[], decisionEve
   const minuteLabels = perMinute.map((_, i) => new Date(start + i * 60_000).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }));
   // A receipt_pending run has finished: it counts by its outcome.
   const finalStatus = (e: ExecutionSummary) => e.outcome ?? e.status;
-  const finished = recent.filter((e) => ['succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back'].includes(finalStatus(e)));
+  const finished = recent.filter((e) => isTerminalStatus(finalStatus(e)));
   const succeeded = finished.filter((e) => finalStatus(e) === 'succeeded').length;
   const waits = recent
     .filter((e) => e.startedAt !== null)
