@@ -12,6 +12,44 @@ export function reconnectDelaySeconds(retries: number): number {
   return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1);
 }
 
+/**
+ * Above this many parameters a statement stays unnamed: such shapes vary with the data (bulk
+ * inserts, long `IN` lists), and every named one is kept per connection until it closes.
+ */
+export const maxPreparedParameters = 100;
+
+/**
+ * drizzle sends every query with `prepare: false`: Postgres parses and plans it each time, and
+ * postgres.js first asks for its parameter types and waits for the answer — two round trips and a
+ * plan per statement. Named statements, cached per connection by their text, are planned once and
+ * go out in one round trip after their first use; postgres.js re-prepares one that a schema change
+ * invalidated. This client (and the transaction and savepoint clients it hands out) names every
+ * statement with parameters, up to `maxPreparedParameters`; without parameters a query goes as a
+ * simple query, as before.
+ */
+export function withNamedStatements<T extends postgres.Sql<any>>(client: T): T {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') {
+        return (query: string, args?: unknown[], options?: { prepare?: boolean }) =>
+          target.unsafe(query, args as never, {
+            ...options,
+            prepare: options?.prepare === true || (Array.isArray(args) && args.length > 0 && args.length <= maxPreparedParameters),
+          });
+      }
+      if (prop === 'begin' || prop === 'savepoint') {
+        const open = Reflect.get(target, prop, receiver) as (...a: unknown[]) => unknown;
+        return (...a: unknown[]) => {
+          const fn = a[a.length - 1];
+          if (typeof fn !== 'function') return open(...a);
+          return open(...a.slice(0, -1), (tx: postgres.Sql<any>) => fn(withNamedStatements(tx)));
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+}
+
 export function createDatabase(url: string, opts: { poolSize?: number } = {}) {
   const sql = postgres(url, {
     max: opts.poolSize ?? 10,
@@ -23,6 +61,6 @@ export function createDatabase(url: string, opts: { poolSize?: number } = {}) {
     // went unused for 13–17 s. Capped at 1 s, recovery follows the database within about a second.
     backoff: reconnectDelaySeconds,
   });
-  const db = drizzle(sql, { schema });
+  const db = drizzle(withNamedStatements(sql), { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }
