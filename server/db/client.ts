@@ -50,6 +50,25 @@ export function withNamedStatements<T extends postgres.Sql<any>>(client: T): T {
   });
 }
 
+/** Work queued on an open transaction, sent as its last statements (see `deferToCommit`). */
+const beforeCommit = new WeakMap<object, (() => Promise<unknown>)[]>();
+
+/**
+ * Queues `work` to run on `tx` once the transaction's own callback has finished: its statements
+ * go out pipelined with the COMMIT, with no round trip to this process between them. It is for a
+ * write that takes a lock every appender contends for (the audit chain's): the lock is then held
+ * only while Postgres runs that write and the commit, never while this process's event loop
+ * gets around to the next step. `work` must send its statements before it first awaits. If one
+ * fails, Postgres turns the COMMIT into a rollback and the transaction rejects with that error.
+ * Returns false when `tx` was not opened by a database of `createDatabase` (nothing is queued).
+ */
+export function deferToCommit(tx: object, work: () => Promise<unknown>): boolean {
+  const queued = beforeCommit.get(tx);
+  if (!queued) return false;
+  queued.push(work);
+  return true;
+}
+
 export function createDatabase(url: string, opts: { poolSize?: number } = {}) {
   const sql = postgres(url, {
     max: opts.poolSize ?? 10,
@@ -62,5 +81,24 @@ export function createDatabase(url: string, opts: { poolSize?: number } = {}) {
     backoff: reconnectDelaySeconds,
   });
   const db = drizzle(withNamedStatements(sql), { schema });
+  const open = db.transaction.bind(db);
+  db.transaction = (async (fn: (tx: Transaction) => Promise<unknown>, config?: Parameters<typeof open>[1]) => {
+    let deferred: Promise<unknown> | null = null;
+    const result = await open(async (tx) => {
+      const queued: (() => Promise<unknown>)[] = [];
+      beforeCommit.set(tx, queued);
+      const value = await fn(tx);
+      beforeCommit.delete(tx);
+      // Sent now, not awaited: postgres.js queues the COMMIT right behind them on the connection.
+      // Settled to a value here so a failure is not an unhandled rejection before it is read below.
+      if (queued.length > 0) deferred = Promise.all(queued.map((work) => work())).then(() => null, (e: unknown) => e ?? new Error('deferred statement failed'));
+      return value;
+    }, config);
+    // A failed deferred statement aborted the transaction, and Postgres answered COMMIT with a
+    // rollback that postgres.js does not report: nothing was committed, so this must reject.
+    const failure = deferred ? await deferred : null;
+    if (failure) throw failure;
+    return result;
+  }) as typeof db.transaction;
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }

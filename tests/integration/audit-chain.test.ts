@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { verifyAuditChain } from '@mc/server/audit/audit-chain';
+import { sql as dsql } from 'drizzle-orm';
+import { chainHash, verifyAuditChain } from '@mc/server/audit/audit-chain';
+import { appendAuditEvents, type AuditEventDraft } from '@mc/server/audit/audit-writer';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /**
@@ -57,6 +59,83 @@ async function mcAuditVerify(): Promise<{ code: number; stdout: string }> {
 async function seqs(): Promise<number[]> {
   return (await sql<{ seq: string }[]>`select seq from audit_events order by seq`).map((r) => Number(r.seq));
 }
+
+function draft(tenantId: string, name: string): AuditEventDraft {
+  return { tenantId, type: 'mc.workflow.published', actor: { sub: `user:${name}` }, subject: { workflowId: crypto.randomUUID() }, data: { name, version: '1.0.0', manifestDigest: `sha256:${'0'.repeat(64)}` } };
+}
+
+async function tenantId(): Promise<string> {
+  const [row] = await sql<{ id: string }[]>`select id from tenants limit 1`;
+  return row!.id;
+}
+
+describe('audit chain writes (server/audit/audit-writer.ts)', () => {
+  it('links non-ASCII content with the same bytes verification hashes (Postgres computes the hash, JS checks it)', async () => {
+    const tenant = await tenantId();
+    const names = ['café', 'naïve 😀', '東京', 'line\nbreak "quoted" \\ back'];
+    await stack.deps.db.transaction(async (tx) => {
+      await appendAuditEvents(tx, names.slice(0, 2).map((n) => draft(tenant, n)));
+      await appendAuditEvents(tx, names.slice(2).map((n) => draft(tenant, n)));
+    });
+    const rows = await sql<{ prev_hash: string; hash: string; id: string; ts: Date; type: string; actor: unknown; subject: unknown; data: { name: string } }[]>`
+      select prev_hash, hash, id, ts, type, actor, subject, data from audit_events order by seq desc limit 4`;
+    rows.reverse();
+    expect(rows.map((r) => r.data.name)).toEqual(names);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (i > 0) expect(r.prev_hash).toBe(rows[i - 1]!.hash);
+      expect(r.hash).toBe(chainHash(r.prev_hash, { id: r.id, ts: r.ts.toISOString(), type: r.type, actor: r.actor, subject: r.subject, data: r.data } as never));
+    }
+    expect(await verifyAuditChain(stack.deps.db)).toMatchObject({ ok: true });
+  });
+
+  it('takes the chain lock only at the end of the transaction, after its other statements', async () => {
+    const tenant = await tenantId();
+    let heldBeforeEnd = true;
+    await stack.deps.db.transaction(async (tx) => {
+      await appendAuditEvents(tx, [draft(tenant, 'deferred')]);
+      const [held] = await tx.execute<{ n: number }>(dsql`select count(*)::int as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()`);
+      heldBeforeEnd = Number(held!.n) > 0;
+    });
+    expect(heldBeforeEnd).toBe(false);
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where data->>'name' = 'deferred'`;
+    expect(row!.n).toBe(1);
+  });
+
+  it('writes nothing for a transaction that rolls back, and keeps one order under concurrent appenders', async () => {
+    const tenant = await tenantId();
+    await expect(
+      stack.deps.db.transaction(async (tx) => {
+        await appendAuditEvents(tx, [draft(tenant, 'rolled-back')]);
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    await Promise.all(Array.from({ length: 40 }, (_, i) => stack.deps.db.transaction((tx) => appendAuditEvents(tx, [draft(tenant, `racer-${i}-a`), draft(tenant, `racer-${i}-b`)]))));
+    const [gone] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where data->>'name' = 'rolled-back'`;
+    expect(gone!.n).toBe(0);
+    // Each transaction's two events are adjacent: the lock is held from its insert to its commit.
+    const racers = await sql<{ name: string }[]>`select data->>'name' as name from audit_events where data->>'name' like 'racer-%' order by seq`;
+    expect(racers).toHaveLength(80);
+    for (let i = 0; i < racers.length; i += 2) expect(racers[i + 1]!.name).toBe(racers[i]!.name.replace(/-a$/, '-b'));
+    expect(await verifyAuditChain(stack.deps.db)).toMatchObject({ ok: true, firstBreak: null });
+  });
+});
+
+describe('statements deferred to commit (server/db/client.ts deferToCommit)', () => {
+  it('rejects the transaction and commits nothing when the deferred audit insert fails, though Postgres answers that COMMIT without an error', async () => {
+    const attempt = stack.deps.db.transaction(async (tx) => {
+      await tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9999, 0)`);
+      // No such tenant: the foreign key refuses the deferred insert, after the callback has returned.
+      await appendAuditEvents(tx, [draft(crypto.randomUUID(), 'orphan')]);
+      return 'callback finished';
+    });
+    await expect(attempt).rejects.toThrow();
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition = 9999`;
+    expect(row!.n).toBe(0);
+    const [ev] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where data->>'name' = 'orphan'`;
+    expect(ev!.n).toBe(0);
+  });
+});
 
 describe('audit chain', () => {
   it('refuses UPDATE and DELETE while the trigger is on', async () => {
