@@ -15,6 +15,7 @@ import {
   type Transition,
 } from '@mc/server/executions/step-service';
 import { findApprovals, findExecution, findSignal } from '@mc/server/executions/repository';
+import { issueReceipt } from '@mc/server/receipts/receipt-issuer';
 import { isKnownPackage } from '@mc/shared/task-packages';
 import { createSecretMasker } from './secrets/secret-masking.ts';
 import { resolveSecrets, type SecretProvider } from './secrets/secret-provider.ts';
@@ -161,7 +162,18 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
       await settleStopped(executionId, taskId, null);
       return;
     }
-    await applyTransition(deps, t, traceparent);
+    await applyTransition(deps, t, traceparent, { issueReceipt: issueReceiptHere });
+  }
+
+  /** The receipt of a run this worker just finished, cut here; false (the receipt job takes over) when it was not stored. */
+  async function issueReceiptHere(executionId: string): Promise<boolean> {
+    try {
+      const outcome = await issueReceipt(deps, executionId);
+      return outcome === 'issued' || outcome === 'exists';
+    } catch (err) {
+      deps.logger.warn({ err, 'exec.id': executionId }, 'receipt not stored on finish; the receipt job will retry it');
+      return false;
+    }
   }
 
   async function settleStopped(executionId: string, taskId: string, e: unknown): Promise<unknown> {

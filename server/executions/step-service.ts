@@ -221,12 +221,24 @@ export async function failStep(deps: Pick<Deps, 'db'>, executionId: string, task
   });
 }
 
-/** Enqueues what a transition made ready, the receipt when the execution finished, and the runs its concurrency slot lets in. */
-export async function applyTransition(deps: Pick<Deps, 'queues' | 'db'>, t: Transition, traceparent?: string): Promise<void> {
+/**
+ * Enqueues what a transition made ready, the runs a finished execution's concurrency slot lets
+ * in, and its receipt. `issueReceipt`: the worker that finished the run cuts the receipt itself,
+ * saving a job's round trip through Redis; when that does not store it (an object-store fault,
+ * say) the receipt job takes over, with its retries — and if this process dies first, the
+ * sweeper enqueues it, since the execution stays `receipt_pending`.
+ */
+export async function applyTransition(
+  deps: Pick<Deps, 'queues' | 'db'>,
+  t: Transition,
+  traceparent?: string,
+  opts: { issueReceipt?: (executionId: string) => Promise<boolean> } = {},
+): Promise<void> {
   if (t.ready.length > 0) await deps.queues.enqueueTasks(t.ready, traceparent);
   if (t.finished) {
-    await deps.queues.enqueueReceipt(t.finished.id);
     if (t.finished.concurrencyKey) await admitQueued(deps, t.finished.tenantId, t.finished.concurrencyKey);
+    const issued = opts.issueReceipt ? await opts.issueReceipt(t.finished.id) : false;
+    if (!issued) await deps.queues.enqueueReceipt(t.finished.id);
   }
 }
 

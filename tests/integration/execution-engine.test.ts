@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { and, eq } from 'drizzle-orm';
 import { executionSteps } from '@mc/server/db/schema';
-import { taskJobId } from '@mc/server/queue/task-queues';
+import { receiptJobId, taskJobId } from '@mc/server/queue/task-queues';
 import { startCountingSink, type CountingSink } from '../support/counting-sink.ts';
 import { eventually, startTestStack, type TestStack } from '../support/test-stack.ts';
 
@@ -54,6 +54,14 @@ describe('the execution engine', () => {
     const lastStart = Math.max(...mids.map((s) => s.startedAt!.getTime()));
     const firstFinish = Math.min(...mids.map((s) => s.finishedAt!.getTime()));
     expect(lastStart).toBeLessThan(firstFinish);
+  });
+
+  it('has the worker that finished a run store its receipt, with no receipt job', async () => {
+    const wfId = await publish({ name: 'receipt-on-finish', version: '1.0.0', tasks: [{ id: 'only', uses: 'pkg:demo/echo@1.0.0' }] });
+    const exec = await runToEnd(wfId);
+    expect(exec.status).toBe('succeeded');
+    expect(exec.receipt?.verified).toBe(true);
+    expect(await stack.deps.queues.receipts().getJob(receiptJobId(exec.id))).toBeUndefined();
   });
 
   it('retries pkg:mc/fail with backoff until it succeeds', async () => {
