@@ -107,7 +107,12 @@ export async function beginStep(
     throw new PermanentStepError(`with.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
   const idempotencyKey = taskIdempotencyKey(idempotencyScope(execution), plan.manifestDigest, taskId, secretNames.length > 0 ? keyInput : parsed.data);
-  const stored = await repo.findTaskResult(deps.db, idempotencyKey);
+  // A result under this key can only have been stored by an earlier delivery of this very step
+  // when the key covers the execution's own id (no rerun, no client idempotency key) — and that
+  // delivery claimed the step first, so this claim counted a second attempt. A first attempt of
+  // such a step has nothing to find: the lookup is skipped.
+  const ownScope = idempotencyScope(execution) === execution.id;
+  const stored = ownScope && step.attempts <= 1 ? null : await repo.findTaskResult(deps.db, idempotencyKey);
   return {
     execution,
     step,
@@ -232,12 +237,12 @@ export async function applyTransition(
   deps: Pick<Deps, 'queues' | 'db'>,
   t: Transition,
   traceparent?: string,
-  opts: { issueReceipt?: (executionId: string) => Promise<boolean> } = {},
+  opts: { issueReceipt?: (finished: repo.ExecutionRow) => Promise<boolean> } = {},
 ): Promise<void> {
   if (t.ready.length > 0) await deps.queues.enqueueTasks(t.ready, traceparent);
   if (t.finished) {
     if (t.finished.concurrencyKey) await admitQueued(deps, t.finished.tenantId, t.finished.concurrencyKey);
-    const issued = opts.issueReceipt ? await opts.issueReceipt(t.finished.id) : false;
+    const issued = opts.issueReceipt ? await opts.issueReceipt(t.finished) : false;
     if (!issued) await deps.queues.enqueueReceipt(t.finished.id);
   }
 }

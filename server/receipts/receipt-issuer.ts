@@ -30,9 +30,13 @@ export type IssueOutcome = 'issued' | 'exists' | 'not-terminal' | 'not-found';
  * only has the move done. Rows already terminal without a receipt (finished before
  * `receipt_pending` existed) get theirs too.
  */
-export async function issueReceipt(deps: Deps, executionId: string): Promise<IssueOutcome> {
-  // Inputs stay sealed: a receipt states their digest, never their values.
-  const [execution, receipt] = await Promise.all([executionsRepo.findExecutionSealed(deps.db, executionId), repo.findReceipt(deps.db, executionId)]);
+export async function issueReceipt(deps: Deps, executionId: string, opts: { finished?: executionsRepo.ExecutionRow } = {}): Promise<IssueOutcome> {
+  // Inputs stay sealed: a receipt states their digest, never their values. `finished`: the row as
+  // the transaction that finished it returned it — its receipt is not stored yet (if a receipt job
+  // raced this, write-once and the receipt row's key settle it below), so neither is read again.
+  const [execution, receipt] = opts.finished
+    ? [opts.finished, null]
+    : await Promise.all([executionsRepo.findExecutionSealed(deps.db, executionId), repo.findReceipt(deps.db, executionId)]);
   if (!execution) return 'not-found';
   if (receipt) {
     if (execution.status === 'receipt_pending') await deps.db.transaction((tx) => settleExecution(tx, execution, null));
