@@ -167,21 +167,6 @@ export async function updateStep(db: Queryable, executionId: string, taskId: str
   return rows.length > 0;
 }
 
-/** One need of each dependent is met; those with none left become `queued`. */
-export async function releaseDependents(db: Queryable, executionId: string, dependents: string[]): Promise<{ taskId: string; runnerClass: string }[]> {
-  if (dependents.length === 0) return [];
-  const rows = await db
-    .update(executionSteps)
-    .set({
-      remainingNeeds: sql`${executionSteps.remainingNeeds} - 1`,
-      status: sql`case when ${executionSteps.remainingNeeds} = 1 then 'queued' else ${executionSteps.status} end`,
-      updatedAt: sql`now()`,
-    })
-    .where(and(eq(executionSteps.executionId, executionId), inArray(executionSteps.taskId, dependents), eq(executionSteps.status, 'pending')))
-    .returning({ taskId: executionSteps.taskId, status: executionSteps.status, runnerClass: executionSteps.runnerClass });
-  return rows.filter((r) => r.status === 'queued');
-}
-
 export async function skipSteps(db: Queryable, executionId: string, taskIds: string[], reason: string): Promise<number> {
   if (taskIds.length === 0) return 0;
   const rows = await db
@@ -192,18 +177,57 @@ export async function skipSteps(db: Queryable, executionId: string, taskIds: str
   return rows.length;
 }
 
+/** What `completeStepStatement` did: the execution's status and open steps after the count (null: not movable, nothing changed). */
+export interface StepCompletion {
+  locked: { status: ExecutionStatus; openSteps: number } | null;
+  /** The step moved `running → succeeded` (false: a duplicate delivery found it moved already). */
+  moved: boolean;
+  /** Dependents with no need left: now `queued`. */
+  released: { taskId: string; runnerClass: string }[];
+}
+
 /**
- * A step's completion, first statement of its transaction: takes the execution's row lock and
- * counts one open step done, if the execution is in one of `statuses`. Null (nothing changed)
- * otherwise. Saves the separate `select … for update` of `lockExecution` on the hottest path.
+ * A step's success, in one statement (one round trip on the hottest path of the engine): the
+ * execution's row lock and one open step counted done — if the execution is in one of `statuses`;
+ * then, only if that matched, the step `running → succeeded`; then, only if that moved, one need
+ * of each dependent met, those with none left `queued`. Locks are taken in the engine's order
+ * (the execution, then its steps). A dependent that a sibling's completion changed while this one
+ * waited for the execution's lock is re-read by Postgres before its need is counted (read
+ * committed), exactly as with separate statements. When the step did not move, the count is
+ * the caller's to undo.
  */
-export async function lockAndCountStepDone(db: Queryable, executionId: string, statuses: readonly ExecutionStatus[]): Promise<{ status: ExecutionStatus; openSteps: number } | null> {
-  const [row] = await db
-    .update(executions)
-    .set({ openSteps: sql`${executions.openSteps} - 1` })
-    .where(and(eq(executions.id, executionId), inArray(executions.status, [...statuses])))
-    .returning({ status: executions.status, openSteps: executions.openSteps });
-  return row ?? null;
+export async function completeStepStatement(
+  db: Queryable,
+  step: { executionId: string; taskId: string; idempotencyKey: string; outputDigest: string; costUsd: string; finishedAt: Date; durationMs: number | null },
+  statuses: readonly ExecutionStatus[],
+  dependents: readonly string[],
+): Promise<StepCompletion> {
+  const [row] = await db.execute<{ locked: { status: ExecutionStatus; open_steps: number } | null; moved: boolean; released: { task_id: string; status: string; runner_class: string }[] }>(sql`
+    with locked as (
+      update ${executions} set open_steps = open_steps - 1
+      where id = ${step.executionId} and status in (select jsonb_array_elements_text(${JSON.stringify(statuses)}::jsonb))
+      returning status, open_steps
+    ), moved as (
+      update ${executionSteps}
+      set status = 'succeeded', idempotency_key = ${step.idempotencyKey}, output_digest = ${step.outputDigest}, error = null,
+          cost_usd = ${step.costUsd}, finished_at = ${step.finishedAt.toISOString()}::timestamptz, duration_ms = ${step.durationMs}::int, updated_at = now()
+      where execution_id = ${step.executionId} and task_id = ${step.taskId} and status = 'running' and exists (select 1 from locked)
+      returning task_id
+    ), released as (
+      update ${executionSteps}
+      set remaining_needs = remaining_needs - 1, status = case when remaining_needs = 1 then 'queued' else status end, updated_at = now()
+      where execution_id = ${step.executionId} and status = 'pending' and exists (select 1 from moved)
+        and task_id in (select jsonb_array_elements_text(${JSON.stringify(dependents)}::jsonb))
+      returning task_id, status, runner_class
+    )
+    select (select row_to_json(l) from locked l) as locked, exists (select 1 from moved) as moved,
+           coalesce((select json_agg(r) from released r), '[]'::json) as released`);
+  const locked = row?.locked ? { status: row.locked.status, openSteps: Number(row.locked.open_steps) } : null;
+  return {
+    locked,
+    moved: row?.moved === true,
+    released: (row?.released ?? []).filter((r) => r.status === 'queued').map((r) => ({ taskId: r.task_id, runnerClass: r.runner_class })),
+  };
 }
 
 export async function decrementOpenSteps(db: Queryable, executionId: string, by: number): Promise<number> {

@@ -172,26 +172,29 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
   }, ctx.dataKey));
   const pkg = isKnownPackage(ctx.task.uses) ? taskPackages[ctx.task.uses] : null;
   return deps.db.transaction(async (tx) => {
-    const locked = await repo.lockAndCountStepDone(tx, ctx.execution.id, movableStatuses);
-    if (!locked) return stoppedTransition(await repo.lockExecution(tx, ctx.execution.id));
-    const moved = await repo.updateStep(tx, ctx.execution.id, ctx.task.id, 'running', {
-      status: 'succeeded',
-      idempotencyKey: ctx.idempotencyKey,
-      outputDigest: result.outputDigest,
-      error: null,
-      costUsd: opts.fromStore || !pkg ? '0' : pkg.costUsd,
-      finishedAt: new Date(),
-      durationMs: ctx.step.startedAt ? Date.now() - ctx.step.startedAt.getTime() : null,
-    });
-    if (!moved) {
+    const done = await repo.completeStepStatement(
+      tx,
+      {
+        executionId: ctx.execution.id,
+        taskId: ctx.task.id,
+        idempotencyKey: ctx.idempotencyKey,
+        outputDigest: result.outputDigest,
+        costUsd: opts.fromStore || !pkg ? '0' : pkg.costUsd,
+        finishedAt: new Date(),
+        durationMs: ctx.step.startedAt ? Date.now() - ctx.step.startedAt.getTime() : null,
+      },
+      movableStatuses,
+      ctx.plan.dependents.get(ctx.task.id) ?? [],
+    );
+    if (!done.locked) return stoppedTransition(await repo.lockExecution(tx, ctx.execution.id));
+    if (!done.moved) {
       // A duplicate delivery: the step had already moved, so it was not this one's to count.
       await repo.decrementOpenSteps(tx, ctx.execution.id, -1);
       return { ready: [], finished: null };
     }
-    const released = await repo.releaseDependents(tx, ctx.execution.id, ctx.plan.dependents.get(ctx.task.id) ?? []);
     return {
-      ready: locked.status === 'paused' ? [] : released.map((r) => readyTask(ctx.execution, ctx.plan, r)),
-      finished: locked.openSteps === 0 ? await finished(tx, ctx.execution.id) : null,
+      ready: done.locked.status === 'paused' ? [] : done.released.map((r) => readyTask(ctx.execution, ctx.plan, r)),
+      finished: done.locked.openSteps === 0 ? await finished(tx, ctx.execution.id) : null,
     };
   });
 }

@@ -56,6 +56,27 @@ describe('the execution engine', () => {
     expect(lastStart).toBeLessThan(firstFinish);
   });
 
+  it('joins a 30-wide fan-in once: siblings finishing together each count one need, and the join runs once', async () => {
+    const mids = Array.from({ length: 30 }, (_, i) => `m${i}`);
+    const wfId = await publish({
+      name: 'fan-in',
+      version: '1.0.0',
+      tasks: [{ id: 'root', uses: 'pkg:demo/echo@1.0.0' }, ...mids.map((id) => ({ id, uses: 'pkg:demo/echo@1.0.0', needs: ['root'] })), { id: 'join', uses: 'pkg:demo/echo@1.0.0', needs: mids }],
+    });
+    const runs = await Promise.all(Array.from({ length: 4 }, () => runToEnd(wfId)));
+    for (const exec of runs) {
+      expect(exec.status).toBe('succeeded');
+      expect(exec.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+      const join = exec.steps.find((s) => s.taskId === 'join')!;
+      for (const m of exec.steps.filter((s) => s.taskId.startsWith('m'))) expect(m.finishedAt!.getTime()).toBeLessThanOrEqual(join.startedAt!.getTime());
+      const [row] = await stack.deps.db
+        .select({ remaining: executionSteps.remainingNeeds })
+        .from(executionSteps)
+        .where(and(eq(executionSteps.executionId, exec.id), eq(executionSteps.taskId, 'join')));
+      expect(row!.remaining).toBe(0);
+    }
+  });
+
   it('has the worker that finished a run store its receipt, with no receipt job', async () => {
     const wfId = await publish({ name: 'receipt-on-finish', version: '1.0.0', tasks: [{ id: 'only', uses: 'pkg:demo/echo@1.0.0' }] });
     const exec = await runToEnd(wfId);
