@@ -4,6 +4,7 @@ import type { ProfileResult } from './parts/profile.ts';
 import { mcTargetSeconds, publishedBest, type PublishedResult } from './parts/published.ts';
 import type { PeerThroughput } from './peers/peer-result.ts';
 import type { BenchSettings } from './settings.ts';
+import { vacuumStandInIntervalMs } from './mc-stack.ts';
 import { round, type Percentiles } from './stats.ts';
 
 export interface MachineInfo {
@@ -16,6 +17,8 @@ export interface MachineInfo {
   redis: string;
   loadAvgStart: number[];
   loadAvgEnd?: number[];
+  /** The machine's Postgres vacuums by itself; when not, the bench stands in (bench/mc-stack.ts). */
+  autovacuum: boolean;
 }
 
 export interface BenchResults {
@@ -40,6 +43,7 @@ export function toMarkdown(r: BenchResults): string {
   const m = r.machine;
   out.push(`# MC benchmark — ${r.startedAt}`, '');
   out.push(`Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB; ${m.kernel}; Bun ${m.bun}; ${m.postgres}; Redis ${m.redis}.`);
+  if (!m.autovacuum) out.push(`Postgres runs with autovacuum off: the bench ran \`vacuum (analyze)\` on MC's updated tables every ${vacuumStandInIntervalMs / 1000} s, as autovacuum would (bench/mc-stack.ts).`);
   out.push(`Load average at start ${m.loadAvgStart.map((x) => round(x, 2)).join(' ')}${m.loadAvgEnd ? `, at end ${m.loadAvgEnd.map((x) => round(x, 2)).join(' ')}` : ''} (other work on the machine shows here).`);
   const s = r.settings;
   out.push(`Command: \`${r.command}\`; worker concurrency ${s.workerConcurrency}, pool ${s.poolSize}, client concurrency ${s.clientConcurrency}, max in flight ${s.maxInFlight}; every figure is the median of ${s.runs} runs.`, '');

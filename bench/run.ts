@@ -134,6 +134,7 @@ process.exit(failures.length > 0 ? 1 : 0);
 async function machineInfo(): Promise<MachineInfo> {
   const sql = postgres(adminDatabaseUrl, { max: 1, onnotice: () => {} });
   const [pg] = await sql<{ version: string }[]>`select version()`;
+  const [vacuum] = await sql<{ autovacuum: string }[]>`show autovacuum`;
   await sql.end();
   const redis = new Redis(benchRedisUrl, { maxRetriesPerRequest: 1 });
   const info = await redis.info('server');
@@ -147,5 +148,6 @@ async function machineInfo(): Promise<MachineInfo> {
     postgres: (pg?.version ?? 'unknown').split(' on ')[0]!,
     redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
     loadAvgStart: loadavg(),
+    autovacuum: vacuum?.autovacuum === 'on',
   };
 }
