@@ -28,7 +28,7 @@ export interface StepContext {
   task: Task;
   /** The task's `with` after template expansion, validated by its package. */
   input: Record<string, unknown>;
-  /** sha256(scope, manifest digest, task id, input): spec §11, scoped by the execution's idempotency token. */
+  /** sha256(tenant, scope, manifest digest, task id, input): spec §11, scoped by the tenant and the execution's idempotency token. */
   idempotencyKey: string;
   storedResult: { output: unknown; outputDigest: string } | null;
   /** The secret values expanded into `input`: mask them out of everything stored (output, logs, errors). */
@@ -52,8 +52,12 @@ export function idempotencyScope(execution: Pick<repo.ExecutionRow, 'id' | 'idem
   return execution.idempotencyScope ?? execution.idempotencyKey ?? execution.id;
 }
 
-export function taskIdempotencyKey(scope: string, manifestDigest: string, taskId: string, input: unknown): string {
-  return sha256Hex(canonicalJson({ scope, manifestDigest, taskId, input }));
+/**
+ * The tenant is part of the key: the scope may be a client's idempotency token, which two tenants
+ * can both choose — without it, one tenant's step would be answered with the other's stored result.
+ */
+export function taskIdempotencyKey(tenantId: string, scope: string, manifestDigest: string, taskId: string, input: unknown): string {
+  return sha256Hex(canonicalJson({ tenantId, scope, manifestDigest, taskId, input }));
 }
 
 /** Claims the step for this delivery and gathers what running it needs; null for a delivery to ignore. */
@@ -106,7 +110,7 @@ export async function beginStep(
     const issue = parsed.error.issues[0];
     throw new PermanentStepError(`with.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
-  const idempotencyKey = taskIdempotencyKey(idempotencyScope(execution), plan.manifestDigest, taskId, secretNames.length > 0 ? keyInput : parsed.data);
+  const idempotencyKey = taskIdempotencyKey(execution.tenantId, idempotencyScope(execution), plan.manifestDigest, taskId, secretNames.length > 0 ? keyInput : parsed.data);
   // A result under this key can only have been stored by an earlier delivery of this very step
   // when the key covers the execution's own id (no rerun, no client idempotency key) — and that
   // delivery claimed the step first, so this claim counted a second attempt. A first attempt of
