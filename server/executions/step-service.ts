@@ -110,13 +110,13 @@ export async function beginStep(
     const issue = parsed.error.issues[0];
     throw new PermanentStepError(`with.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
-  const idempotencyKey = taskIdempotencyKey(execution.tenantId, idempotencyScope(execution), plan.manifestDigest, taskId, secretNames.length > 0 ? keyInput : parsed.data);
+  const keyScope = idempotencyScope(execution);
+  const idempotencyKey = taskIdempotencyKey(execution.tenantId, keyScope, plan.manifestDigest, taskId, secretNames.length > 0 ? keyInput : parsed.data);
   // A result under this key can only have been stored by an earlier delivery of this very step
   // when the key covers the execution's own id (no rerun, no client idempotency key) — and that
   // delivery claimed the step first, so this claim counted a second attempt. A first attempt of
   // such a step has nothing to find: the lookup is skipped.
-  const ownScope = idempotencyScope(execution) === execution.id;
-  const stored = ownScope && step.attempts <= 1 ? null : await repo.findTaskResult(deps.db, idempotencyKey);
+  const stored = keyScope === execution.id && step.attempts <= 1 ? null : await repo.findTaskResult(deps.db, idempotencyKey);
   return {
     execution,
     step,
