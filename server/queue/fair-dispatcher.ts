@@ -29,17 +29,73 @@ export interface StagedTask {
 
 const priorityRank = { high: 0, normal: 1, low: 2 } as const;
 
-// Atomic pop of one tenant's best task; drops the tenant from the ring when its set is empty.
-const popScript = `
-local r = redis.call('ZPOPMIN', KEYS[1])
-if #r == 0 then
-  redis.call('SREM', KEYS[2], ARGV[1])
-  return false
+const dispatchLockMs = 5_000;
+
+/**
+ * The whole turn-taking in one atomic step (it was eight round trips): take the dispatch lock
+ * (held until the caller has added the tasks), count the room left in the runner queue's window
+ * (BullMQ's `wait` list and `prioritized` set), then pop one task per tenant per turn, starting
+ * after the tenant served last, until the room is used; a tenant whose set empties leaves the
+ * ring. Returns [tenant, job id, data] triples; false when nothing is staged or the lock is held.
+ * Tenant sets are reached by name beyond the declared keys (one Redis, not Cluster); tenant ids
+ * sort as bytes here and as UTF-16 units in JS before — the same order for the ASCII ids MC makes.
+ */
+const dispatchScript = `
+if redis.call('SCARD', KEYS[1]) == 0 then return false end
+if not redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3], 'NX') then return false end
+local free = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[5]) - redis.call('ZCARD', KEYS[6])
+if free <= 0 then
+  redis.call('DEL', KEYS[4])
+  return {}
 end
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
-local d = redis.call('HGET', KEYS[3], r[1])
-redis.call('HDEL', KEYS[3], r[1])
-return {r[1], d or ''}
+local tenants = redis.call('SMEMBERS', KEYS[1])
+table.sort(tenants)
+local order = tenants
+local cursor = redis.call('GET', KEYS[3])
+if cursor then
+  local start = 0
+  for i = 1, #tenants do
+    if tenants[i] > cursor then
+      start = i
+      break
+    end
+  end
+  if start > 1 then
+    order = {}
+    for i = start, #tenants do order[#order + 1] = tenants[i] end
+    for i = 1, start - 1 do order[#order + 1] = tenants[i] end
+  end
+end
+local out = {}
+local last = nil
+while free > 0 and #order > 0 do
+  local turn = math.min(free, #order)
+  local still = {}
+  for i = 1, turn do
+    local t = order[i]
+    local set = ARGV[4] .. t
+    local r = redis.call('ZPOPMIN', set)
+    if #r == 0 then
+      redis.call('SREM', KEYS[1], t)
+    else
+      if redis.call('ZCARD', set) == 0 then redis.call('SREM', KEYS[1], t) end
+      local d = redis.call('HGET', KEYS[2], r[1])
+      redis.call('HDEL', KEYS[2], r[1])
+      out[#out + 1] = t
+      out[#out + 1] = r[1]
+      out[#out + 1] = d or ''
+      last = t
+      still[#still + 1] = t
+      free = free - 1
+    end
+  end
+  -- Tenants beyond this turn's room keep their place at the front of the next dispatch.
+  if turn < #order then break end
+  order = still
+end
+if last then redis.call('SET', KEYS[3], last) end
+if #out == 0 then redis.call('DEL', KEYS[4]) end
+return out
 `;
 
 export class FairDispatcher {
@@ -90,46 +146,38 @@ export class FairDispatcher {
   }
 
   /**
-   * Moves up to `room` staged tasks into the runner queue, one per tenant per turn, starting after
-   * the tenant served last. `add` puts them on the queue. Returns how many moved; 0 when another
-   * process holds the dispatch lock (it will do the work).
+   * Moves up to the window's room of staged tasks into the runner queue, one per tenant per turn,
+   * starting after the tenant served last. `queue` names the runner queue's `wait` list and
+   * `prioritized` set (BullMQ's keys): the room is counted, the dispatch lock taken and the tasks
+   * popped in one script, one round trip; `add` then puts them on the queue and the lock is let go.
+   * Returns how many moved; 0 when another process holds the dispatch lock (it will do the work).
    */
-  async dispatch(runnerClass: string, room: () => Promise<number>, add: (tasks: StagedTask[]) => Promise<void>): Promise<number> {
-    const tenantsKey = this.key(runnerClass, 'tenants');
-    if ((await this.redis.scard(tenantsKey)) === 0) return 0;
+  async dispatch(runnerClass: string, queue: { waitKey: string; prioritizedKey: string; window: number }, add: (tasks: StagedTask[]) => Promise<void>): Promise<number> {
     const lockKey = this.key(runnerClass, 'lock');
     const token = `${process.pid}.${Math.random().toString(36).slice(2)}`;
-    if ((await this.redis.set(lockKey, token, 'PX', 5_000, 'NX')) !== 'OK') return 0;
+    const popped = (await this.redis.eval(
+      dispatchScript,
+      6,
+      this.key(runnerClass, 'tenants'),
+      this.key(runnerClass, 'data'),
+      this.key(runnerClass, 'cursor'),
+      lockKey,
+      queue.waitKey,
+      queue.prioritizedKey,
+      String(queue.window),
+      token,
+      String(dispatchLockMs),
+      this.tenantSetKey(runnerClass, ''),
+    )) as string[] | null;
+    // Nothing staged, another dispatcher holds the lock, or no room (the script let its lock go).
+    if (!popped || popped.length === 0) return 0;
     try {
-      let free = await room();
-      if (free <= 0) return 0;
-      const tenants = (await this.redis.smembers(tenantsKey)).sort();
-      const cursor = await this.redis.get(this.key(runnerClass, 'cursor'));
-      const start = cursor === null ? 0 : tenants.findIndex((t) => t > cursor);
-      let order = start <= 0 ? tenants : [...tenants.slice(start), ...tenants.slice(0, start)];
       const picked: StagedTask[] = [];
-      let lastServed: string | null = null;
-      while (free > 0 && order.length > 0) {
-        const turn = order.slice(0, free);
-        const pipe = this.redis.pipeline();
-        for (const t of turn) pipe.eval(popScript, 3, this.tenantSetKey(runnerClass, t), tenantsKey, this.key(runnerClass, 'data'), t);
-        const results = (await pipe.exec()) ?? [];
-        const still: string[] = [];
-        results.forEach(([err, r], i) => {
-          if (err || !Array.isArray(r)) return;
-          const [jobId, data] = r as [string, string];
-          const task = parseStaged(jobId, data, runnerClass, turn[i]!);
-          if (task) picked.push(task);
-          lastServed = turn[i]!;
-          still.push(turn[i]!);
-          free--;
-        });
-        // Tenants beyond this turn's room keep their place at the front of the next dispatch.
-        if (turn.length < order.length) break;
-        order = still;
+      for (let i = 0; i < popped.length; i += 3) {
+        const task = parseStaged(popped[i + 1]!, popped[i + 2]!, runnerClass, popped[i]!);
+        if (task) picked.push(task);
       }
       if (picked.length > 0) await add(picked);
-      if (lastServed !== null) await this.redis.set(this.key(runnerClass, 'cursor'), lastServed);
       return picked.length;
     } finally {
       await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, lockKey, token);

@@ -125,7 +125,8 @@ export class TaskQueues {
       let moved = 0;
       do {
         this.dispatchAgain.delete(runnerClass);
-        moved += await this.fair.dispatch(runnerClass, () => this.room(runnerClass), (picked) => this.addToQueue(runnerClass, picked));
+        const queue = this.queueFor(runnerClass);
+        moved += await this.fair.dispatch(runnerClass, { waitKey: queue.keys.wait!, prioritizedKey: queue.keys.prioritized!, window: this.dispatchWindow }, (picked) => this.addToQueue(runnerClass, picked));
       } while (this.dispatchAgain.has(runnerClass));
       return moved;
     })().finally(() => this.dispatching.delete(runnerClass));
