@@ -1,6 +1,6 @@
 import { bundleToJSON, type SerializedBundle } from '@sigstore/bundle';
 import { DSSEBundleBuilder, type Signer } from '@sigstore/sign';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
@@ -100,6 +100,29 @@ export async function signStatement(statement: ReceiptStatement, key: SigningKey
     digest: `sha256:${sha256Hex(payload)}`,
     signature: sig.toString('base64'),
   };
+}
+
+const publicKeys = new WeakMap<KeyObject, KeyObject>();
+
+/** DSSE's pre-authentication encoding: what a DSSE signature covers. */
+function dssePae(payloadType: string, body: Buffer): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${body.length} `), body]);
+}
+
+/**
+ * Whether a receipt this process just signed carries a signature its key verifies: one ECDSA
+ * verify. It is the check for a receipt whose stored bytes are the ones signed here (a put that
+ * created the object) — its statement and digest are known already, so the full bundle
+ * verification (`verifyReceiptBundle`) is kept for receipts read back from the store.
+ */
+export function signatureHolds(signed: Pick<SignedReceipt, 'payload' | 'signature'>, key: SigningKey): boolean {
+  let publicKey = publicKeys.get(key.privateKey);
+  if (!publicKey) {
+    publicKey = createPublicKey(key.privateKey);
+    publicKeys.set(key.privateKey, publicKey);
+  }
+  return verify('sha256', dssePae(RECEIPT_PAYLOAD_TYPE, Buffer.from(signed.payload, 'utf8')), publicKey, Buffer.from(signed.signature, 'base64'));
 }
 
 export interface SignedPayload {

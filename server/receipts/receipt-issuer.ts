@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { buildStatement, type ReceiptFacts } from '@mc/shared/receipt-statement';
-import { signStatement } from '@mc/shared/receipt-signing';
+import { buildStatement, type ReceiptFacts, type ReceiptStatement } from '@mc/shared/receipt-statement';
+import { signatureHolds, signStatement, type SignedReceipt, type SigningKey } from '@mc/shared/receipt-signing';
 import { verifyReceiptBundle } from '@mc/shared/receipt-verification';
 import { appendAuditEvents } from '../audit/audit-writer.ts';
 import type { Queryable } from '../db/client.ts';
@@ -117,31 +117,24 @@ export async function issueReceipt(deps: Deps, executionId: string, opts: { fini
     ensured.add(bucket);
     ensuredBuckets.set(deps.objectStore, ensured);
   }
-  const keys = [{ keyId: deps.signingKey.keyId, publicKeyPem: deps.signingKey.publicKeyPem }];
-
   // Write-once decides which receipt is the execution's: ours when the put created the object (no
   // read back: a successful put is the store's promise), else the one a crash or a racing worker
-  // stored before — read and verified below like ours, and ours (signed, never stored) discarded.
-  const signed = await signStatement(buildStatement(facts), deps.signingKey);
+  // stored before — read back and verified in full, and ours (signed, never stored) discarded.
+  const statement = buildStatement(facts);
+  const signed = await signStatement(statement, deps.signingKey);
   const body = JSON.stringify(signed.bundle);
   const retainUntil = new Date(Date.now() + deps.config.MC_RECEIPT_RETENTION_DAYS * 86_400_000);
   const put = await deps.objectStore.putObjectOnce(bucket, key, body, { contentType: 'application/vnd.dev.sigstore.bundle.v0.3+json', retainUntil });
-  const stored = put.created ? new TextEncoder().encode(body) : await deps.objectStore.getObject(bucket, key);
-  if (!stored) throw new Error(`receipt for ${executionId} exists in ${bucket}/${key} but cannot be read`);
   const uri = deps.objectStore.uriOf(bucket, key);
-  const verification = await verifyReceiptBundle(JSON.parse(new TextDecoder().decode(stored)), keys, { executionId });
-  if (!verification.ok) receiptVerificationFailuresTotal.inc({ where: 'issue' });
-  if (!verification.ok) throw new Error(`stored receipt for ${executionId} does not verify: ${verification.reason}`);
+  const stored = put.created ? ownReceipt(executionId, statement, signed, deps.signingKey) : await storedReceipt(deps, executionId, bucket, key);
 
-  const bundle: unknown = JSON.parse(new TextDecoder().decode(stored));
-  const signature = signatureOf(bundle);
   await deps.db.transaction(async (tx) => {
     const inserted = await repo.insertReceipt(tx, {
       executionId,
       tenantId: execution.tenantId,
-      receiptJson: verification.statement,
-      digest: verification.digest,
-      signature,
+      receiptJson: stored.statement,
+      digest: stored.digest,
+      signature: stored.signature,
       keyId: deps.signingKey.keyId,
       storedUri: uri,
       bucket,
@@ -156,11 +149,11 @@ export async function issueReceipt(deps: Deps, executionId: string, opts: { fini
           type: 'mc.execution.receipt.signed',
           actor: { sub: `runner:${runner.id}` },
           subject: { workflowId: workflow.id, executionId },
-          data: { digest: verification.digest, storedUri: uri, keyId: deps.signingKey.keyId, status },
+          data: { digest: stored.digest, storedUri: uri, keyId: deps.signingKey.keyId, status },
         },
       ]);
     }
-    await settleExecution(tx, execution, verification.digest);
+    await settleExecution(tx, execution, stored.digest);
   });
   return 'issued';
 }
@@ -185,6 +178,39 @@ async function settleExecution(tx: Queryable, execution: executionsRepo.Executio
       data: digest ? { digest } : { repaired: 'the receipt was stored before; only the status had not moved' },
     },
   ]);
+}
+
+interface RecordedReceipt {
+  statement: ReceiptStatement;
+  digest: string;
+  signature: string;
+}
+
+/**
+ * The put created the object: the stored bytes are the ones just signed, so the statement and
+ * digest are known, and one ECDSA verify checks the signature (a fault in the key or the signer
+ * fails the issue here, before anything is recorded).
+ */
+function ownReceipt(executionId: string, statement: ReceiptStatement, signed: SignedReceipt, key: SigningKey): RecordedReceipt {
+  if (!signatureHolds(signed, key)) {
+    receiptVerificationFailuresTotal.inc({ where: 'issue' });
+    throw new Error(`receipt for ${executionId}: its signature does not verify with the signing key`);
+  }
+  return { statement, digest: signed.digest, signature: signed.signature };
+}
+
+/** Another delivery stored this execution's receipt first: it is read back and verified in full, and kept. */
+async function storedReceipt(deps: Deps, executionId: string, bucket: string, key: string): Promise<RecordedReceipt> {
+  const bytes = await deps.objectStore.getObject(bucket, key);
+  if (!bytes) throw new Error(`receipt for ${executionId} exists in ${bucket}/${key} but cannot be read`);
+  const bundle: unknown = JSON.parse(new TextDecoder().decode(bytes));
+  const keys = [{ keyId: deps.signingKey.keyId, publicKeyPem: deps.signingKey.publicKeyPem }];
+  const verification = await verifyReceiptBundle(bundle, keys, { executionId });
+  if (!verification.ok) {
+    receiptVerificationFailuresTotal.inc({ where: 'issue' });
+    throw new Error(`stored receipt for ${executionId} does not verify: ${verification.reason}`);
+  }
+  return { statement: verification.statement, digest: verification.digest, signature: signatureOf(bundle) };
 }
 
 function signatureOf(bundle: unknown): string {

@@ -13,6 +13,7 @@ import {
   generateSigningKeyPem,
   loadOrCreateSigningKey,
   signStatement,
+  signatureHolds,
   signingKeyFromPem,
   type SigningKey,
 } from '../../shared/receipt-signing.ts';
@@ -213,6 +214,27 @@ describe('signStatement', () => {
     expect(signed.bundle.verificationMaterial.publicKey?.hint).toBe(key.keyId);
     // No witnesses: no log entries (bundleToJSON drops the empty list altogether).
     expect(signed.bundle.verificationMaterial.tlogEntries ?? []).toEqual([]);
+  });
+});
+
+describe('signatureHolds (the issuer\'s check of a receipt it just stored)', () => {
+  it('holds for a receipt signed with the key, and agrees with the full verification', async () => {
+    expect(signatureHolds(signed, key)).toBe(true);
+    expect((await verifyReceiptBundle(signed.bundle, trusted)).ok).toBe(true);
+  });
+
+  it('fails for another key, another payload, or a signature with any byte flipped', () => {
+    expect(signatureHolds(signed, otherKey)).toBe(false);
+    expect(signatureHolds({ ...signed, payload: signed.payload.replace('succeeded', 'failed') }, key)).toBe(false);
+    const sig = Buffer.from(signed.signature, 'base64');
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: sig.length - 1 }), fc.integer({ min: 1, max: 255 }), (at, mask) => {
+        const flipped = Buffer.from(sig);
+        flipped[at] = flipped[at]! ^ mask;
+        return !signatureHolds({ payload: signed.payload, signature: flipped.toString('base64') }, key);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
