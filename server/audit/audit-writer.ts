@@ -79,7 +79,7 @@ export async function appendAuditEvents(tx: Queryable, drafts: readonly AuditEve
   }
   pendingOfTransaction.set(tx, rows);
   // A transaction opened elsewhere than createDatabase has no commit hook: written now, as before.
-  if (!deferToCommit(tx, () => writeChained(tx, pendingOfTransaction.get(tx)!))) await writeChained(tx, rows);
+  if (!deferToCommit(tx, () => writeChained(tx, pendingOfTransaction.get(tx)!), { last: true })) await writeChained(tx, rows);
   return events;
 }
 

@@ -51,22 +51,39 @@ export function withNamedStatements<T extends postgres.Sql<any>>(client: T): T {
 }
 
 /** Work queued on an open transaction, sent as its last statements (see `deferToCommit`). */
-const beforeCommit = new WeakMap<object, (() => Promise<unknown>)[]>();
+interface CommitQueue {
+  writes: (() => Promise<unknown>)[];
+  /** Sent after `writes`, right before COMMIT. */
+  last: (() => Promise<unknown>)[];
+}
+const beforeCommit = new WeakMap<object, CommitQueue>();
 
 /**
  * Queues `work` to run on `tx` once the transaction's own callback has finished: its statements
- * go out pipelined with the COMMIT, with no round trip to this process between them. It is for a
- * write that takes a lock every appender contends for (the audit chain's): the lock is then held
- * only while Postgres runs that write and the commit, never while this process's event loop
- * gets around to the next step. `work` must send its statements before it first awaits. If one
- * fails, Postgres turns the COMMIT into a rollback and the transaction rejects with that error.
- * Returns false when `tx` was not opened by a database of `createDatabase` (nothing is queued).
+ * go out pipelined with the COMMIT, with no round trip to this process between them. `last`
+ * work goes after all other queued work: it is for a write that takes a lock every appender
+ * contends for (the audit chain's), held then only while Postgres runs that write and the commit,
+ * never while this process's event loop gets around to the next step. `work` must send its
+ * statements before it first awaits. If one fails, Postgres turns the COMMIT into a rollback and
+ * the transaction rejects with that error. Returns false when `tx` was not opened by a database
+ * of `createDatabase` (nothing is queued).
  */
-export function deferToCommit(tx: object, work: () => Promise<unknown>): boolean {
+export function deferToCommit(tx: object, work: () => Promise<unknown>, opts: { last?: boolean } = {}): boolean {
   const queued = beforeCommit.get(tx);
   if (!queued) return false;
-  queued.push(work);
+  (opts.last ? queued.last : queued.writes).push(work);
   return true;
+}
+
+/**
+ * A write that nothing later in the transaction reads back (a history row, a decision record, a
+ * companion row of one just inserted): on a transaction it is sent with the COMMIT instead of
+ * costing a round trip of its own (`deferToCommit`); on the pool, or a transaction without the
+ * hook, it runs now. `write` must send its one statement before it first awaits (a drizzle
+ * builder's `.execute()` does).
+ */
+export async function writeAtCommit(db: object, write: () => Promise<unknown>): Promise<void> {
+  if (!deferToCommit(db, write)) await write();
 }
 
 export function createDatabase(url: string, opts: { poolSize?: number } = {}) {
@@ -85,13 +102,15 @@ export function createDatabase(url: string, opts: { poolSize?: number } = {}) {
   db.transaction = (async (fn: (tx: Transaction) => Promise<unknown>, config?: Parameters<typeof open>[1]) => {
     let deferred: Promise<unknown> | null = null;
     const result = await open(async (tx) => {
-      const queued: (() => Promise<unknown>)[] = [];
+      const queued: CommitQueue = { writes: [], last: [] };
       beforeCommit.set(tx, queued);
       const value = await fn(tx);
       beforeCommit.delete(tx);
-      // Sent now, not awaited: postgres.js queues the COMMIT right behind them on the connection.
-      // Settled to a value here so a failure is not an unhandled rejection before it is read below.
-      if (queued.length > 0) deferred = Promise.all(queued.map((work) => work())).then(() => null, (e: unknown) => e ?? new Error('deferred statement failed'));
+      // Sent now, in order, not awaited: postgres.js queues the COMMIT right behind them on the
+      // connection. Settled to a value here so a failure is not an unhandled rejection before it
+      // is read below.
+      const works = [...queued.writes, ...queued.last];
+      if (works.length > 0) deferred = Promise.all(works.map((work) => work())).then(() => null, (e: unknown) => e ?? new Error('deferred statement failed'));
       return value;
     }, config);
     // A failed deferred statement aborted the transaction, and Postgres answered COMMIT with a

@@ -1,6 +1,6 @@
 import { digestOf } from '@mc/shared/canonical-json';
 import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
-import type { Queryable } from '../db/client.ts';
+import { writeAtCommit, type Queryable } from '../db/client.ts';
 import {
   activeExecutionStatuses,
   executionApprovals,
@@ -34,9 +34,19 @@ export async function insertExecution(db: Queryable, row: NewExecutionRow): Prom
   return { ...inserted, inputs: row.inputs ?? {} };
 }
 
-export async function insertSteps(db: Queryable, rows: NewStepRow[]): Promise<void> {
-  // Chunked: Postgres caps a statement at 65,535 parameters and a step row has ~6.
-  for (let i = 0; i < rows.length; i += 5000) await db.insert(executionSteps).values(rows.slice(i, i + 5000));
+/** Rows per insert statement: Postgres caps a statement at 65,535 parameters and a step row has ~6. */
+const stepInsertChunk = 5000;
+
+/**
+ * `atCommit`: the caller reads none of them back in this transaction, so (up to one statement's
+ * worth) they are sent with its COMMIT (`writeAtCommit`).
+ */
+export async function insertSteps(db: Queryable, rows: NewStepRow[], opts: { atCommit?: boolean } = {}): Promise<void> {
+  if (opts.atCommit && rows.length > 0 && rows.length <= stepInsertChunk) {
+    await writeAtCommit(db, () => db.insert(executionSteps).values(rows).execute());
+    return;
+  }
+  for (let i = 0; i < rows.length; i += stepInsertChunk) await db.insert(executionSteps).values(rows.slice(i, i + stepInsertChunk));
 }
 
 /** `tenantId` scopes the lookup on every request path; the worker, holding a job for the execution, looks up by id. */
@@ -440,8 +450,9 @@ export async function findStepsIn(db: Queryable, executionId: string, statuses: 
     .where(and(eq(executionSteps.executionId, executionId), inArray(executionSteps.status, [...statuses])));
 }
 
+/** On a transaction, sent with its COMMIT (`writeAtCommit`): the history is read only by later requests. */
 export async function appendTransitions(db: Queryable, rows: (typeof executionTransitions.$inferInsert)[]): Promise<void> {
-  if (rows.length > 0) await db.insert(executionTransitions).values(rows);
+  if (rows.length > 0) await writeAtCommit(db, () => db.insert(executionTransitions).values(rows).execute());
 }
 
 export async function findTransitions(db: Queryable, opts: { executionId?: string; scheduleId?: string; limit?: number }) {

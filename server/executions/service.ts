@@ -208,6 +208,8 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
         status: t.needs.length === 0 ? ('queued' as const) : ('pending' as const),
         remainingNeeds: t.needs.length,
       })),
+      // A rerun reads its steps back to copy the original's succeeded ones; a fresh start does not.
+      { atCommit: !opts.rerunOf },
     );
     if (opts.rerunOf && plan) await prepareRerun(tx, row, opts.rerunOf, plan);
     if (status === 'queued') await recordTransition(tx, { type: 'mc.execution.queued', execution: row, to: 'queued', actorSub: actor.sub, data: { concurrencyKey } });

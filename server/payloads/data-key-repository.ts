@@ -1,11 +1,12 @@
 import { eq, sql } from 'drizzle-orm';
-import type { Queryable } from '../db/client.ts';
+import { writeAtCommit, type Queryable } from '../db/client.ts';
 import { dataErasures, executionDataKeys } from '../db/schema.ts';
 
 export type DataKeyRow = typeof executionDataKeys.$inferSelect;
 
+/** On a transaction, sent with its COMMIT (`writeAtCommit`): the new execution's key is first read by its tasks. */
 export async function insertDataKey(db: Queryable, row: typeof executionDataKeys.$inferInsert): Promise<void> {
-  await db.insert(executionDataKeys).values(row).onConflictDoNothing();
+  await writeAtCommit(db, () => db.insert(executionDataKeys).values(row).onConflictDoNothing().execute());
 }
 
 export async function findDataKey(db: Queryable, executionId: string): Promise<DataKeyRow | null> {

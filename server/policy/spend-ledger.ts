@@ -1,5 +1,5 @@
 import { and, eq, gte, lt, sql } from 'drizzle-orm';
-import type { Queryable } from '../db/client.ts';
+import { writeAtCommit, type Queryable } from '../db/client.ts';
 import { tenantSpendMinutes } from '../db/schema.ts';
 
 /**
@@ -10,19 +10,25 @@ import { tenantSpendMinutes } from '../db/schema.ts';
  */
 const shards = 8;
 
-/** Adds `amountUsd` (negative for a correction) to the tenant's minute of `createdAt`, on the caller's transaction. */
+/**
+ * Adds `amountUsd` (negative for a correction) to the tenant's minute of `createdAt`, on the
+ * caller's transaction, sent with its COMMIT (`writeAtCommit`): the window is read by later starts.
+ */
 export async function addSpend(db: Queryable, tenantId: string, createdAt: Date, amountUsd: number | string): Promise<void> {
   if (Number(amountUsd) === 0) return;
   const minute = new Date(Math.floor(createdAt.getTime() / 60_000) * 60_000);
   // A random shard: concurrent starts of one tenant update different rows instead of queueing on one row lock.
   const shard = Math.floor(Math.random() * shards);
-  await db
-    .insert(tenantSpendMinutes)
-    .values({ tenantId, minute, shard, amountUsd: String(amountUsd) })
-    .onConflictDoUpdate({
-      target: [tenantSpendMinutes.tenantId, tenantSpendMinutes.minute, tenantSpendMinutes.shard],
-      set: { amountUsd: sql`${tenantSpendMinutes.amountUsd} + excluded.amount_usd` },
-    });
+  await writeAtCommit(db, () =>
+    db
+      .insert(tenantSpendMinutes)
+      .values({ tenantId, minute, shard, amountUsd: String(amountUsd) })
+      .onConflictDoUpdate({
+        target: [tenantSpendMinutes.tenantId, tenantSpendMinutes.minute, tenantSpendMinutes.shard],
+        set: { amountUsd: sql`${tenantSpendMinutes.amountUsd} + excluded.amount_usd` },
+      })
+      .execute(),
+  );
 }
 
 /** A finished run: its estimate is replaced by its cost. */

@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { sql as dsql } from 'drizzle-orm';
 import { chainHash, verifyAuditChain } from '@mc/server/audit/audit-chain';
 import { appendAuditEvents, type AuditEventDraft } from '@mc/server/audit/audit-writer';
+import { writeAtCommit } from '@mc/server/db/client';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /**
@@ -134,6 +135,49 @@ describe('statements deferred to commit (server/db/client.ts deferToCommit)', ()
     expect(row!.n).toBe(0);
     const [ev] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where data->>'name' = 'orphan'`;
     expect(ev!.n).toBe(0);
+  });
+});
+
+describe('writes queued with writeAtCommit (server/db/client.ts)', () => {
+  it('are sent with the COMMIT: not there before it, there after it, with the audit event', async () => {
+    const tenant = await tenantId();
+    let seenInside = -1;
+    await stack.deps.db.transaction(async (tx) => {
+      await appendAuditEvents(tx, [draft(tenant, 'with-writes')]);
+      await writeAtCommit(tx, () => tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9001, 0)`));
+      await writeAtCommit(tx, () => tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9002, 0)`));
+      const [row] = await tx.execute<{ n: number }>(dsql`select count(*)::int as n from audit_outbox_cursors where partition in (9001, 9002)`);
+      seenInside = Number(row!.n);
+    });
+    expect(seenInside).toBe(0);
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition in (9001, 9002)`;
+    expect(row!.n).toBe(2);
+    const [ev] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where data->>'name' = 'with-writes'`;
+    expect(ev!.n).toBe(1);
+    await sql`delete from audit_outbox_cursors where partition in (9001, 9002)`;
+  });
+
+  it('reject the transaction when one fails, and commit nothing of it', async () => {
+    const tenant = await tenantId();
+    const attempt = stack.deps.db.transaction(async (tx) => {
+      await tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9003, 0)`);
+      await appendAuditEvents(tx, [draft(tenant, 'failed-write')]);
+      // The same key twice: the second insert fails after the callback has returned.
+      await writeAtCommit(tx, () => tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9004, 0)`));
+      await writeAtCommit(tx, () => tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9004, 0)`));
+    });
+    await expect(attempt).rejects.toThrow();
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition in (9003, 9004)`;
+    expect(row!.n).toBe(0);
+    const [ev] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where data->>'name' = 'failed-write'`;
+    expect(ev!.n).toBe(0);
+  });
+
+  it('run at once on the pool', async () => {
+    await writeAtCommit(stack.deps.db, () => stack.deps.db.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9005, 0)`));
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition = 9005`;
+    expect(row!.n).toBe(1);
+    await sql`delete from audit_outbox_cursors where partition = 9005`;
   });
 });
 
