@@ -1,9 +1,11 @@
 import { digestOf } from '@mc/shared/canonical-json';
 import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import { writeAtCommit, type Queryable } from '../db/client.ts';
+import { rowOf, timestampOf } from '../db/raw-rows.ts';
 import {
   activeExecutionStatuses,
   executionApprovals,
+  executionDataKeys,
   executionLogs,
   executions,
   executionSignals,
@@ -108,36 +110,49 @@ export async function listExecutions(
  * step's job once the previous holder lost its lock (crashed or stalled). Returns null when the
  * step is not runnable (finished, or its execution is) — a duplicate delivery to ignore.
  */
-export async function claimStep(db: Queryable, executionId: string, taskId: string): Promise<StepRow | null> {
-  const rows = await db
-    .update(executionSteps)
-    .set({
-      status: 'running',
-      // A waiting step woken up (its sleep ended, a signal or an approval came) is the same attempt going on.
-      attempts: sql`${executionSteps.attempts} + case when ${executionSteps.status} = 'waiting' then 0 else 1 end`,
-      startedAt: sql`coalesce(${executionSteps.startedAt}, now())`,
-      updatedAt: sql`now()`,
-    })
-    .where(
-      and(
-        eq(executionSteps.executionId, executionId),
-        eq(executionSteps.taskId, taskId),
-        inArray(executionSteps.status, ['queued', 'running', 'waiting']),
-        sql`exists (select 1 from ${executions} e where e.id = ${executionId} and e.status in ('pending','running'))`,
-      ),
+/**
+ * Claims the step for a delivery and, when it is the execution's first, starts the execution
+ * (pending → running) — one statement, one commit. The claim takes a step that is queued, running
+ * (a redelivery) or waiting (woken up) while its execution is pending or running; the start
+ * happens only with a claim. `started`: the execution's creation and start times when this claim
+ * started it (the publish→start latency), else null.
+ */
+export async function claimStep(db: Queryable, executionId: string, taskId: string): Promise<{ step: StepRow; started: { createdAt: Date; startedAt: Date } | null } | null> {
+  const [raw] = await db.execute<Record<string, unknown>>(sql`
+    with claimed as (
+      update ${executionSteps}
+      set status = 'running',
+          -- A waiting step woken up (its sleep ended, a signal or an approval came) is the same attempt going on.
+          attempts = attempts + case when status = 'waiting' then 0 else 1 end,
+          started_at = coalesce(started_at, now()),
+          updated_at = now()
+      where execution_id = ${executionId} and task_id = ${taskId} and status in ('queued', 'running', 'waiting')
+        and exists (select 1 from ${executions} e where e.id = ${executionId} and e.status in ('pending', 'running'))
+      returning *
+    ), started as (
+      update ${executions} set status = 'running', started_at = now()
+      where id = ${executionId} and status = 'pending' and exists (select 1 from claimed)
+      returning created_at, started_at
     )
-    .returning();
-  return rows[0] ?? null;
+    select claimed.*, started.created_at as mc_execution_created_at, started.started_at as mc_execution_started_at
+    from claimed left join started on true`);
+  if (!raw) return null;
+  const createdAt = raw.mc_execution_created_at;
+  const startedAt = raw.mc_execution_started_at;
+  return {
+    step: rowOf(executionSteps, raw),
+    started: createdAt && startedAt ? { createdAt: timestampOf(createdAt), startedAt: timestampOf(startedAt) } : null,
+  };
 }
 
-/** pending → running on the first claimed step; returns the publish→start latency source when it moved. */
-export async function markExecutionStarted(db: Queryable, executionId: string): Promise<{ createdAt: Date; startedAt: Date } | null> {
+/** The execution row (inputs still sealed) with its data key row, in one read. */
+export async function findExecutionWithKey(db: Queryable, id: string): Promise<{ execution: ExecutionRow; dataKey: DataKeyRow | null } | null> {
   const [row] = await db
-    .update(executions)
-    .set({ status: 'running', startedAt: sql`now()` })
-    .where(and(eq(executions.id, executionId), eq(executions.status, 'pending')))
-    .returning({ createdAt: executions.createdAt, startedAt: executions.startedAt });
-  return row?.startedAt ? { createdAt: row.createdAt, startedAt: row.startedAt } : null;
+    .select({ execution: executions, dataKey: executionDataKeys })
+    .from(executions)
+    .leftJoin(executionDataKeys, eq(executionDataKeys.executionId, executions.id))
+    .where(eq(executions.id, id));
+  return row ?? null;
 }
 
 export async function findTaskResult(db: Queryable, key: string) {

@@ -6,7 +6,7 @@ import { redact } from '@mc/shared/redaction';
 import type { Deps } from '../deps.ts';
 import { publishToStartMs } from '../observability/metrics.ts';
 import { openExecution } from '../payloads/payload-boundary.ts';
-import { findDataKey, type DataKeyRow } from '../payloads/data-key-repository.ts';
+import type { DataKeyRow } from '../payloads/data-key-repository.ts';
 import type { ReadyTask } from '../queue/task-queues.ts';
 import { admitQueued } from './admission.ts';
 import { stoppedAs } from './execution-outcome.ts';
@@ -67,17 +67,16 @@ export async function beginStep(
   taskId: string,
   opts: { resolveSecrets?: SecretResolver } = {},
 ): Promise<StepContext | null> {
-  // Three independent reads at once: the claim, the execution row, and its data key (for the inputs and the output).
-  const [step, found, dataKey] = await Promise.all([repo.claimStep(deps.db, executionId, taskId), repo.findExecutionSealed(deps.db, executionId), findDataKey(deps.db, executionId)]);
-  if (!step || !found) return null;
-  let sealed = found;
-  // Only a claim that finds the execution still pending can be its start; later steps skip the update.
-  if (sealed.status === 'pending') {
-    const started = await repo.markExecutionStarted(deps.db, executionId);
-    if (started) {
-      publishToStartMs.observe(started.startedAt.getTime() - started.createdAt.getTime());
-      sealed = { ...sealed, status: 'running', startedAt: started.startedAt };
-    }
+  // Two independent statements at once: the claim (which starts a pending execution), and the
+  // execution row with its data key (for the inputs and the output).
+  const [claim, found] = await Promise.all([repo.claimStep(deps.db, executionId, taskId), repo.findExecutionWithKey(deps.db, executionId)]);
+  if (!claim || !found) return null;
+  const { step, started } = claim;
+  const dataKey = found.dataKey;
+  let sealed = found.execution;
+  if (started) {
+    publishToStartMs.observe(started.startedAt.getTime() - started.createdAt.getTime());
+    sealed = { ...sealed, status: 'running', startedAt: started.startedAt };
   }
   const plan = await loadPlan(deps, sealed.workflowId);
   const task = plan.tasks.get(taskId);

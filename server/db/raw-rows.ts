@@ -1,0 +1,21 @@
+import { getTableColumns, type Table } from 'drizzle-orm';
+import { executions } from './schema.ts';
+
+/**
+ * A table's row from a raw `db.execute` result (snake_case names, values as the driver gave them),
+ * mapped as drizzle's own selects map it: each column's `mapFromDriverValue`. For statements
+ * drizzle cannot build (data-modifying CTEs) that return a table's columns with `returning *`.
+ */
+export function rowOf<T extends Table>(table: T, raw: Record<string, unknown>): T['$inferSelect'] {
+  const out: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(getTableColumns(table))) {
+    const value = raw[column.name];
+    out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return out as T['$inferSelect'];
+}
+
+/** A `timestamptz` value from a raw result, as drizzle maps one (the driver hands it over as text). */
+export function timestampOf(value: unknown): Date {
+  return executions.createdAt.mapFromDriverValue(value as string) as Date;
+}
