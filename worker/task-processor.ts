@@ -14,7 +14,7 @@ import {
   type StepContext,
   type Transition,
 } from '@mc/server/executions/step-service';
-import { findApprovals, findExecution, findSignal, type ExecutionRow } from '@mc/server/executions/repository';
+import { findApprovals, findExecution, findSignal, type ExecutionRow, type StepRow } from '@mc/server/executions/repository';
 import { issueReceipt } from '@mc/server/receipts/receipt-issuer';
 import { isKnownPackage } from '@mc/shared/task-packages';
 import { createSecretMasker } from './secrets/secret-masking.ts';
@@ -166,10 +166,10 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
   }
 
   /** The receipt of a run this worker just finished, cut here; false (the receipt job takes over) when it was not stored. */
-  async function issueReceiptHere(finished: ExecutionRow): Promise<boolean> {
+  async function issueReceiptHere(finished: ExecutionRow, steps?: StepRow[]): Promise<boolean> {
     const executionId = finished.id;
     try {
-      const outcome = await issueReceipt(deps, executionId, { finished });
+      const outcome = await issueReceipt(deps, executionId, { finished, ...(steps ? { steps } : {}) });
       return outcome === 'issued' || outcome === 'exists';
     } catch (err) {
       deps.logger.warn({ err, 'exec.id': executionId }, 'receipt not stored on finish; the receipt job will retry it');

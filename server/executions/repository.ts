@@ -84,6 +84,19 @@ export async function findSteps(db: Queryable, executionId: string): Promise<Ste
   return db.select().from(executionSteps).where(eq(executionSteps.executionId, executionId)).orderBy(asc(executionSteps.taskId));
 }
 
+/**
+ * The execution's steps when it has no open step left, else none (one index probe). Sent right
+ * behind a step's completion on its transaction, it reads the steps the finish needs in the same
+ * round trip, without reading a big fan-out's steps at every completion that does not finish it.
+ */
+export async function findStepsIfNoneOpen(db: Queryable, executionId: string): Promise<StepRow[]> {
+  return db
+    .select()
+    .from(executionSteps)
+    .where(and(eq(executionSteps.executionId, executionId), sql`(select open_steps from ${executions} where id = ${executionId}) = 0`))
+    .orderBy(asc(executionSteps.taskId));
+}
+
 export async function listExecutions(
   db: Queryable,
   opts: { tenantId: string; limit: number; after: CursorPosition | null; workflowId?: string | undefined; status?: ExecutionRow['status'] | undefined },
@@ -269,11 +282,9 @@ export async function decrementOpenSteps(db: Queryable, executionId: string, by:
  * failed if any step failed). The outcome becomes its status only in the transaction that records
  * the stored receipt (receipt-issuer.ts), so no one ever sees it `succeeded` without one.
  */
-export async function finishExecution(db: Queryable, executionId: string): Promise<ExecutionRow> {
-  const steps = await db
-    .select({ taskId: executionSteps.taskId, status: executionSteps.status, outputDigest: executionSteps.outputDigest, costUsd: executionSteps.costUsd })
-    .from(executionSteps)
-    .where(eq(executionSteps.executionId, executionId));
+export async function finishExecution(db: Queryable, executionId: string, known?: readonly StepRow[]): Promise<ExecutionRow> {
+  // `known`: the steps as the caller's transaction already read them (all terminal).
+  const steps = known ?? (await findSteps(db, executionId));
   const failed = steps.filter((s) => s.status === 'failed');
   const outputs = Object.fromEntries(steps.filter((s) => s.outputDigest).map((s) => [s.taskId, s.outputDigest]));
   const [row] = await db

@@ -132,6 +132,8 @@ export async function beginStep(
 export interface Transition {
   ready: ReadyTask[];
   finished: repo.ExecutionRow | null;
+  /** The finished execution's steps, when the transition read them (its receipt need not read them again). */
+  steps?: repo.StepRow[];
   /** The execution was cancelled or rejected while this step ran: the caller records the step `cancelled`. */
   stopped?: boolean;
 }
@@ -156,8 +158,8 @@ export function readyTask(execution: Pick<repo.ExecutionRow, 'id' | 'tenantId' |
   };
 }
 
-async function finished(tx: Parameters<typeof repo.finishExecution>[0], executionId: string): Promise<repo.ExecutionRow> {
-  const row = await repo.finishExecution(tx, executionId);
+async function finished(tx: Parameters<typeof repo.finishExecution>[0], executionId: string, steps?: readonly repo.StepRow[]): Promise<repo.ExecutionRow> {
+  const row = await repo.finishExecution(tx, executionId, steps);
   // `to` is the status it now has (receipt_pending); the outcome it takes with its receipt goes in `data`.
   await recordTransition(tx, { type: 'mc.execution.finished', execution: row, from: 'running', to: row.status, actorSub: 'mc:engine', data: { outcome: row.outcome, ...(row.error ? { error: row.error } : {}) } });
   return row;
@@ -175,30 +177,30 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
   }, ctx.dataKey));
   const pkg = isKnownPackage(ctx.task.uses) ? taskPackages[ctx.task.uses] : null;
   return deps.db.transaction(async (tx) => {
-    const done = await repo.completeStepStatement(
-      tx,
-      {
-        executionId: ctx.execution.id,
-        taskId: ctx.task.id,
-        idempotencyKey: ctx.idempotencyKey,
-        outputDigest: result.outputDigest,
-        costUsd: opts.fromStore || !pkg ? '0' : pkg.costUsd,
-        finishedAt: new Date(),
-        durationMs: ctx.step.startedAt ? Date.now() - ctx.step.startedAt.getTime() : null,
-      },
-      movableStatuses,
-      ctx.plan.dependents.get(ctx.task.id) ?? [],
-    );
+    const completion = {
+      executionId: ctx.execution.id,
+      taskId: ctx.task.id,
+      idempotencyKey: ctx.idempotencyKey,
+      outputDigest: result.outputDigest,
+      costUsd: opts.fromStore || !pkg ? '0' : pkg.costUsd,
+      finishedAt: new Date(),
+      durationMs: ctx.step.startedAt ? Date.now() - ctx.step.startedAt.getTime() : null,
+    };
+    // Pipelined: the steps read runs after the completion on the same transaction, so it sees this
+    // step succeeded — and returns rows only when no step is left open (the run finishes here).
+    const [done, finalSteps] = await Promise.all([
+      repo.completeStepStatement(tx, completion, movableStatuses, ctx.plan.dependents.get(ctx.task.id) ?? []),
+      repo.findStepsIfNoneOpen(tx, ctx.execution.id),
+    ]);
     if (!done.locked) return stoppedTransition(await repo.lockExecution(tx, ctx.execution.id));
     if (!done.moved) {
       // A duplicate delivery: the step had already moved, so it was not this one's to count.
       await repo.decrementOpenSteps(tx, ctx.execution.id, -1);
       return { ready: [], finished: null };
     }
-    return {
-      ready: done.locked.status === 'paused' ? [] : done.released.map((r) => readyTask(ctx.execution, ctx.plan, r)),
-      finished: done.locked.openSteps === 0 ? await finished(tx, ctx.execution.id) : null,
-    };
+    if (done.locked.openSteps !== 0) return { ready: done.locked.status === 'paused' ? [] : done.released.map((r) => readyTask(ctx.execution, ctx.plan, r)), finished: null };
+    if (finalSteps.length === 0) return { ready: [], finished: await finished(tx, ctx.execution.id) };
+    return { ready: [], finished: await finished(tx, ctx.execution.id, finalSteps), steps: finalSteps };
   });
 }
 
@@ -243,12 +245,12 @@ export async function applyTransition(
   deps: Pick<Deps, 'queues' | 'db'>,
   t: Transition,
   traceparent?: string,
-  opts: { issueReceipt?: (finished: repo.ExecutionRow) => Promise<boolean> } = {},
+  opts: { issueReceipt?: (finished: repo.ExecutionRow, steps?: repo.StepRow[]) => Promise<boolean> } = {},
 ): Promise<void> {
   if (t.ready.length > 0) await deps.queues.enqueueTasks(t.ready, traceparent);
   if (t.finished) {
     if (t.finished.concurrencyKey) await admitQueued(deps, t.finished.tenantId, t.finished.concurrencyKey);
-    const issued = opts.issueReceipt ? await opts.issueReceipt(t.finished) : false;
+    const issued = opts.issueReceipt ? await opts.issueReceipt(t.finished, t.steps) : false;
     if (!issued) await deps.queues.enqueueReceipt(t.finished.id);
   }
 }

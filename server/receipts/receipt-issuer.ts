@@ -30,7 +30,7 @@ export type IssueOutcome = 'issued' | 'exists' | 'not-terminal' | 'not-found';
  * only has the move done. Rows already terminal without a receipt (finished before
  * `receipt_pending` existed) get theirs too.
  */
-export async function issueReceipt(deps: Deps, executionId: string, opts: { finished?: executionsRepo.ExecutionRow } = {}): Promise<IssueOutcome> {
+export async function issueReceipt(deps: Deps, executionId: string, opts: { finished?: executionsRepo.ExecutionRow; steps?: executionsRepo.StepRow[] } = {}): Promise<IssueOutcome> {
   // Inputs stay sealed: a receipt states their digest, never their values. `finished`: the row as
   // the transaction that finished it returned it — its receipt is not stored yet (if a receipt job
   // raced this, write-once and the receipt row's key settle it below), so neither is read again.
@@ -39,7 +39,7 @@ export async function issueReceipt(deps: Deps, executionId: string, opts: { fini
     : await Promise.all([executionsRepo.findExecutionSealed(deps.db, executionId), repo.findReceipt(deps.db, executionId)]);
   if (!execution) return 'not-found';
   if (receipt) {
-    if (execution.status === 'receipt_pending') await deps.db.transaction((tx) => settleExecution(tx, execution, null));
+    if (execution.status === 'receipt_pending') await deps.db.transaction(async (tx) => recordSettled(tx, execution, await executionsRepo.settleReceiptPending(tx, execution.id), null));
     return 'exists';
   }
   // The status the receipt states: the outcome of a receipt_pending run (or the status of a legacy terminal one).
@@ -56,7 +56,8 @@ export async function issueReceipt(deps: Deps, executionId: string, opts: { fini
   }
   const [workflow, steps, decisions, approvals] = await Promise.all([
     findPublishedWorkflowCached(deps.db, execution.workflowId),
-    executionsRepo.findSteps(deps.db, executionId),
+    // The steps as the finishing transaction read them, when it did (nothing moves them after).
+    opts.steps ?? executionsRepo.findSteps(deps.db, executionId),
     findDecisionsForExecution(deps.db, executionId),
     executionsRepo.findApprovals(deps.db, executionId),
   ]);
@@ -129,18 +130,22 @@ export async function issueReceipt(deps: Deps, executionId: string, opts: { fini
   const stored = put.created ? ownReceipt(executionId, statement, signed, deps.signingKey) : await storedReceipt(deps, executionId, bucket, key);
 
   await deps.db.transaction(async (tx) => {
-    const inserted = await repo.insertReceipt(tx, {
-      executionId,
-      tenantId: execution.tenantId,
-      receiptJson: stored.statement,
-      digest: stored.digest,
-      signature: stored.signature,
-      keyId: deps.signingKey.keyId,
-      storedUri: uri,
-      bucket,
-      objectKey: key,
-      verified: true,
-    });
+    // The receipt row and the move to the outcome go out together (pipelined on the transaction).
+    const [inserted, settled] = await Promise.all([
+      repo.insertReceipt(tx, {
+        executionId,
+        tenantId: execution.tenantId,
+        receiptJson: stored.statement,
+        digest: stored.digest,
+        signature: stored.signature,
+        keyId: deps.signingKey.keyId,
+        storedUri: uri,
+        bucket,
+        objectKey: key,
+        verified: true,
+      }),
+      executionsRepo.settleReceiptPending(tx, execution.id),
+    ]);
     if (inserted) {
       receiptsSignedTotal.inc({ status });
       await appendAuditEvents(tx, [
@@ -153,19 +158,18 @@ export async function issueReceipt(deps: Deps, executionId: string, opts: { fini
         },
       ]);
     }
-    await settleExecution(tx, execution, stored.digest);
+    await recordSettled(tx, execution, settled, stored.digest);
   });
   return 'issued';
 }
 
 /**
- * `receipt_pending` → its outcome, on the transaction that recorded the receipt (or, repairing,
- * on its own when the receipt row exists already), with the history row saying so. The audit
- * event for it is the `mc.execution.receipt.signed` written with the receipt row, so only the
- * transition row is added here.
+ * `receipt_pending` → its outcome (`settleReceiptPending`), on the transaction that recorded the
+ * receipt (or, repairing, on its own when the receipt row exists already): the history row saying
+ * so, when it moved. The audit event for it is the `mc.execution.receipt.signed` written with the
+ * receipt row, so only the transition row is added here.
  */
-async function settleExecution(tx: Queryable, execution: executionsRepo.ExecutionRow, digest: string | null): Promise<void> {
-  const settled = await executionsRepo.settleReceiptPending(tx, execution.id);
+async function recordSettled(tx: Queryable, execution: executionsRepo.ExecutionRow, settled: executionsRepo.ExecutionRow | null, digest: string | null): Promise<void> {
   if (!settled) return;
   await executionsRepo.appendTransitions(tx, [
     {

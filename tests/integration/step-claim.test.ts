@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { claimStep, findExecutionSealed, findExecutionWithKey, findSteps } from '@mc/server/executions/repository';
+import { claimStep, decrementOpenSteps, findExecutionSealed, findExecutionWithKey, findSteps, findStepsIfNoneOpen } from '@mc/server/executions/repository';
 import { findDataKey } from '@mc/server/payloads/data-key-repository';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
@@ -63,5 +63,17 @@ describe('findExecutionWithKey', () => {
     expect(both!.execution).toEqual((await findExecutionSealed(stack.deps.db, run.id))!);
     expect(both!.dataKey).toEqual((await findDataKey(stack.deps.db, run.id))!);
     expect(await findExecutionWithKey(stack.deps.db, crypto.randomUUID())).toBeNull();
+  });
+});
+
+describe('findStepsIfNoneOpen', () => {
+  it('reads nothing while a step is open, and every step once none is', async () => {
+    const run = await stack.trpc.executions.start.mutate({ workflowId, inputs: {} });
+    expect(await findStepsIfNoneOpen(stack.deps.db, run.id)).toEqual([]);
+    await decrementOpenSteps(stack.deps.db, run.id, 1);
+    expect(await findStepsIfNoneOpen(stack.deps.db, run.id)).toEqual([]);
+    await decrementOpenSteps(stack.deps.db, run.id, 1);
+    expect(await findStepsIfNoneOpen(stack.deps.db, run.id)).toEqual(await findSteps(stack.deps.db, run.id));
+    expect((await findSteps(stack.deps.db, run.id)).map((s) => s.taskId)).toEqual(['a', 'b']);
   });
 });
