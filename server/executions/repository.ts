@@ -215,7 +215,7 @@ export async function skipSteps(db: Queryable, executionId: string, taskIds: str
   return rows.length;
 }
 
-/** What `completeStepStatement` did: the execution's status and open steps after the count (null: not movable, nothing changed). */
+/** What `completeStepStatement` did: the execution's status and open steps after it (null: not movable, nothing changed). */
 export interface StepCompletion {
   locked: { status: ExecutionStatus; openSteps: number } | null;
   /** The step moved `running → succeeded` (false: a duplicate delivery found it moved already). */
@@ -226,13 +226,13 @@ export interface StepCompletion {
 
 /**
  * A step's success, in one statement (one round trip on the hottest path of the engine): the
- * execution's row lock and one open step counted done — if the execution is in one of `statuses`;
- * then, only if that matched, the step `running → succeeded`; then, only if that moved, one need
- * of each dependent met, those with none left `queued`. Locks are taken in the engine's order
- * (the execution, then its steps). A dependent that a sibling's completion changed while this one
+ * execution's row lock — if it is in one of `statuses`; then, only if that matched, the step
+ * `running → succeeded`; then, only if that moved, one open step counted done and one need of each
+ * dependent met, those with none left `queued`. Locks are taken in the engine's order (the
+ * execution, then its steps). A dependent that a sibling's completion changed while this one
  * waited for the execution's lock is re-read by Postgres before its need is counted (read
- * committed), exactly as with separate statements. When the step did not move, the count is
- * the caller's to undo.
+ * committed), exactly as with separate statements. A step that did not move (a duplicate
+ * delivery) changes nothing, so the statement is whole on its own: it needs no transaction.
  */
 export async function completeStepStatement(
   db: Queryable,
@@ -242,15 +242,19 @@ export async function completeStepStatement(
 ): Promise<StepCompletion> {
   const [row] = await db.execute<{ locked: { status: ExecutionStatus; open_steps: number } | null; moved: boolean; released: { task_id: string; status: string; runner_class: string }[] }>(sql`
     with locked as (
-      update ${executions} set open_steps = open_steps - 1
+      select status, open_steps from ${executions}
       where id = ${step.executionId} and status in (select jsonb_array_elements_text(${JSON.stringify(statuses)}::jsonb))
-      returning status, open_steps
+      for update
     ), moved as (
       update ${executionSteps}
       set status = 'succeeded', idempotency_key = ${step.idempotencyKey}, output_digest = ${step.outputDigest}, error = null,
           cost_usd = ${step.costUsd}, finished_at = ${step.finishedAt.toISOString()}::timestamptz, duration_ms = ${step.durationMs}::int, updated_at = now()
       where execution_id = ${step.executionId} and task_id = ${step.taskId} and status = 'running' and exists (select 1 from locked)
       returning task_id
+    ), counted as (
+      update ${executions} set open_steps = open_steps - 1
+      where id = ${step.executionId} and exists (select 1 from moved)
+      returning status, open_steps
     ), released as (
       update ${executionSteps}
       set remaining_needs = remaining_needs - 1, status = case when remaining_needs = 1 then 'queued' else status end, updated_at = now()
@@ -258,7 +262,7 @@ export async function completeStepStatement(
         and task_id in (select jsonb_array_elements_text(${JSON.stringify(dependents)}::jsonb))
       returning task_id, status, runner_class
     )
-    select (select row_to_json(l) from locked l) as locked, exists (select 1 from moved) as moved,
+    select coalesce((select row_to_json(c) from counted c), (select row_to_json(l) from locked l)) as locked, exists (select 1 from moved) as moved,
            coalesce((select json_agg(r) from released r), '[]'::json) as released`);
   const locked = row?.locked ? { status: row.locked.status, openSteps: Number(row.locked.open_steps) } : null;
   return {

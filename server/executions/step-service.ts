@@ -176,31 +176,46 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
     outputDigest: digestOf(output ?? null),
   }, ctx.dataKey));
   const pkg = isKnownPackage(ctx.task.uses) ? taskPackages[ctx.task.uses] : null;
+  const completion = {
+    executionId: ctx.execution.id,
+    taskId: ctx.task.id,
+    idempotencyKey: ctx.idempotencyKey,
+    outputDigest: result.outputDigest,
+    costUsd: opts.fromStore || !pkg ? '0' : pkg.costUsd,
+    finishedAt: new Date(),
+    durationMs: ctx.step.startedAt ? Date.now() - ctx.step.startedAt.getTime() : null,
+  };
+  const dependents = ctx.plan.dependents.get(ctx.task.id) ?? [];
+  const released = (done: repo.StepCompletion) => (done.locked?.status === 'paused' ? [] : done.released.map((r) => readyTask(ctx.execution, ctx.plan, r)));
+  if (dependents.length > 0) {
+    // A step with dependents is the last open one only when they were all skipped (a sibling
+    // failed): its completion is the one statement alone, no transaction around it; when it does
+    // close the last open step, the finish takes a transaction of its own (and, should this
+    // process die in between, the sweeper finishes the run: every step has ended).
+    const done = await repo.completeStepStatement(deps.db, completion, movableStatuses, dependents);
+    if (!done.locked) return stoppedTransition(await repo.findExecutionSealed(deps.db, ctx.execution.id));
+    if (!done.moved) return { ready: [], finished: null };
+    if (done.locked.openSteps !== 0) return { ready: released(done), finished: null };
+    return finishIfNoneOpen(deps, ctx.execution.id);
+  }
   return deps.db.transaction(async (tx) => {
-    const completion = {
-      executionId: ctx.execution.id,
-      taskId: ctx.task.id,
-      idempotencyKey: ctx.idempotencyKey,
-      outputDigest: result.outputDigest,
-      costUsd: opts.fromStore || !pkg ? '0' : pkg.costUsd,
-      finishedAt: new Date(),
-      durationMs: ctx.step.startedAt ? Date.now() - ctx.step.startedAt.getTime() : null,
-    };
     // Pipelined: the steps read runs after the completion on the same transaction, so it sees this
     // step succeeded — and returns rows only when no step is left open (the run finishes here).
-    const [done, finalSteps] = await Promise.all([
-      repo.completeStepStatement(tx, completion, movableStatuses, ctx.plan.dependents.get(ctx.task.id) ?? []),
-      repo.findStepsIfNoneOpen(tx, ctx.execution.id),
-    ]);
+    const [done, finalSteps] = await Promise.all([repo.completeStepStatement(tx, completion, movableStatuses, dependents), repo.findStepsIfNoneOpen(tx, ctx.execution.id)]);
     if (!done.locked) return stoppedTransition(await repo.lockExecution(tx, ctx.execution.id));
-    if (!done.moved) {
-      // A duplicate delivery: the step had already moved, so it was not this one's to count.
-      await repo.decrementOpenSteps(tx, ctx.execution.id, -1);
-      return { ready: [], finished: null };
-    }
-    if (done.locked.openSteps !== 0) return { ready: done.locked.status === 'paused' ? [] : done.released.map((r) => readyTask(ctx.execution, ctx.plan, r)), finished: null };
+    // Not moved: a duplicate delivery found the step moved already; nothing was counted.
+    if (!done.moved || done.locked.openSteps !== 0) return { ready: done.moved ? released(done) : [], finished: null };
     if (finalSteps.length === 0) return { ready: [], finished: await finished(tx, ctx.execution.id) };
     return { ready: [], finished: await finished(tx, ctx.execution.id, finalSteps), steps: finalSteps };
+  });
+}
+
+/** Finishes the execution when no step is left open and it is still movable (nobody finished it meanwhile). */
+async function finishIfNoneOpen(deps: Pick<Deps, 'db'>, executionId: string): Promise<Transition> {
+  return deps.db.transaction(async (tx) => {
+    const [locked, steps] = await Promise.all([repo.lockExecution(tx, executionId), repo.findStepsIfNoneOpen(tx, executionId)]);
+    if (!locked || locked.openSteps !== 0 || !movableStatuses.includes(locked.status) || steps.length === 0) return { ready: [], finished: null };
+    return { ready: [], finished: await finished(tx, executionId, steps), steps };
   });
 }
 

@@ -129,6 +129,25 @@ describe('the execution engine', () => {
     expect((receipt.receipt as { predicate: { execution: { status: string } } }).predicate.execution.status).toBe('failed');
   });
 
+  it('finishes the run when a step whose dependents were skipped closes the last open step', async () => {
+    // f fails at once and j (which needs f and s) is skipped; s, still running, has a dependent
+    // but is the last open step: its completion runs without a transaction and the finish after it.
+    const wfId = await publish({
+      name: 'last-with-dependents',
+      version: '1.0.0',
+      tasks: [
+        { id: 'f', uses: 'pkg:mc/fail@1.0.0' },
+        { id: 's', uses: 'pkg:mc/sleep@1.0.0', with: { ms: 300 } },
+        { id: 'j', uses: 'pkg:demo/echo@1.0.0', needs: ['f', 's'] },
+      ],
+    });
+    const exec = await runToEnd(wfId);
+    expect(exec.status).toBe('failed');
+    expect(Object.fromEntries(exec.steps.map((st) => [st.taskId, st.status]))).toEqual({ f: 'failed', j: 'skipped', s: 'succeeded' });
+    expect(exec.receipt?.verified).toBe(true);
+    expect(await stack.deps.queues.receipts().getJob(receiptJobId(exec.id))).toBeUndefined();
+  });
+
   it('times a task out after its timeoutMs', async () => {
     const wfId = await publish({ name: 'slow', version: '1.0.0', tasks: [{ id: 's', uses: 'pkg:mc/sleep@1.0.0', with: { ms: 5000 }, timeoutMs: 100 }] });
     const exec = await runToEnd(wfId);
