@@ -119,16 +119,12 @@ export async function listExecutions(
 }
 
 /**
- * Takes a step for a delivery. `running` is claimable too: BullMQ only re-delivers a running
- * step's job once the previous holder lost its lock (crashed or stalled). Returns null when the
- * step is not runnable (finished, or its execution is) — a duplicate delivery to ignore.
- */
-/**
- * Claims the step for a delivery and, when it is the execution's first, starts the execution
- * (pending → running) — one statement, one commit. The claim takes a step that is queued, running
- * (a redelivery) or waiting (woken up) while its execution is pending or running; the start
- * happens only with a claim. `started`: the execution's creation and start times when this claim
- * started it (the publish→start latency), else null.
+ * Takes a step for a delivery and, when it is the execution's first, starts the execution
+ * (pending → running) — one statement, one commit; the start happens only with a claim. `running`
+ * is claimable too: BullMQ only re-delivers a running step's job once the previous holder lost its
+ * lock (crashed or stalled); so is `waiting` (woken up). Returns null when the step is not
+ * runnable (finished, or its execution is) — a duplicate delivery to ignore. `started`: the
+ * execution's creation and start times when this claim started it (publish→start), else null.
  */
 export async function claimStep(db: Queryable, executionId: string, taskId: string): Promise<{ step: StepRow; started: { createdAt: Date; startedAt: Date } | null } | null> {
   const [raw] = await db.execute<Record<string, unknown>>(sql`
