@@ -32,8 +32,8 @@ const priorityRank = { high: 0, normal: 1, low: 2 } as const;
 const dispatchLockMs = 5_000;
 
 /**
- * The whole turn-taking in one atomic step (it was eight round trips): take the dispatch lock
- * (held until the caller has added the tasks), count the room left in the runner queue's window
+ * The whole turn-taking in one atomic step (it was seven of a dispatch's nine round trips): take
+ * the dispatch lock (held until the caller has added the tasks), count the room left in the runner queue's window
  * (BullMQ's `wait` list and `prioritized` set), then pop one task per tenant per turn, starting
  * after the tenant served last, until the room is used; a tenant whose set empties leaves the
  * ring. Returns [tenant, job id, data] triples; false when nothing is staged or the lock is held.
