@@ -15,7 +15,8 @@ import {
   type Transition,
 } from '@mc/server/executions/step-service';
 import { findApprovals, findExecution, findSignal, type ExecutionRow, type StepRow } from '@mc/server/executions/repository';
-import { issueReceipt } from '@mc/server/receipts/receipt-issuer';
+import { ReceiptGroup } from '@mc/server/receipts/receipt-group';
+import { issueReceipts } from '@mc/server/receipts/receipt-issuer';
 import { isKnownPackage } from '@mc/shared/task-packages';
 import { createSecretMasker } from './secrets/secret-masking.ts';
 import { resolveSecrets, type SecretProvider } from './secrets/secret-provider.ts';
@@ -36,6 +37,8 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
   const { secrets } = opts;
   const running = opts.running ?? new RunningTasks(deps.config.MC_CANCEL_GRACE_MS);
   const resolve = secrets ? (names: string[]) => resolveSecrets(secrets, names) : undefined;
+  // The receipts of runs this processor's tasks finish, issued in groups (see ReceiptGroup).
+  const receipts = new ReceiptGroup((requests) => issueReceipts(deps, requests));
   return async function processTask(job: Job, token?: string): Promise<unknown> {
     const parsed = taskJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed task job ${job.id}: ${parsed.error.message}`);
@@ -169,7 +172,7 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
   async function issueReceiptHere(finished: ExecutionRow, steps?: StepRow[]): Promise<boolean> {
     const executionId = finished.id;
     try {
-      const outcome = await issueReceipt(deps, executionId, { finished, ...(steps ? { steps } : {}) });
+      const outcome = await receipts.issue({ executionId, finished, ...(steps ? { steps } : {}) });
       return outcome === 'issued' || outcome === 'exists';
     } catch (err) {
       deps.logger.warn({ err, 'exec.id': executionId }, 'receipt not stored on finish; the receipt job will retry it');

@@ -2,6 +2,7 @@ import { digestOf } from '@mc/shared/canonical-json';
 import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import { writeAtCommit, type Queryable } from '../db/client.ts';
 import { rowOf, timestampOf } from '../db/raw-rows.ts';
+import { rowsByExecution } from '../db/rows-by-execution.ts';
 import {
   activeExecutionStatuses,
   executionApprovals,
@@ -82,6 +83,14 @@ export async function findExecutionByIdempotencyKey(db: Queryable, tenantId: str
 
 export async function findSteps(db: Queryable, executionId: string): Promise<StepRow[]> {
   return db.select().from(executionSteps).where(eq(executionSteps.executionId, executionId)).orderBy(asc(executionSteps.taskId));
+}
+
+/** `findSteps` of several executions in one statement. */
+export async function findStepsOfExecutions(db: Queryable, executionIds: readonly string[]): Promise<Map<string, StepRow[]>> {
+  const rows = executionIds.length === 0
+    ? []
+    : await db.select().from(executionSteps).where(inArray(executionSteps.executionId, [...executionIds])).orderBy(asc(executionSteps.executionId), asc(executionSteps.taskId));
+  return rowsByExecution(executionIds, rows);
 }
 
 /**
@@ -523,6 +532,14 @@ export async function findApprovals(db: Queryable, executionId: string, taskId?:
     .orderBy(asc(executionApprovals.createdAt));
 }
 
+/** `findApprovals` of several executions in one statement. */
+export async function findApprovalsOfExecutions(db: Queryable, executionIds: readonly string[]): Promise<Map<string, ApprovalRow[]>> {
+  const rows = executionIds.length === 0
+    ? []
+    : await db.select().from(executionApprovals).where(inArray(executionApprovals.executionId, [...executionIds])).orderBy(asc(executionApprovals.createdAt));
+  return rowsByExecution(executionIds, rows);
+}
+
 /** Active executions holding (or waiting for) a concurrency slot of this key. */
 export async function countConcurrencyHolders(db: Queryable, tenantId: string, key: string): Promise<number> {
   const [row] = await db
@@ -620,10 +637,16 @@ export async function findStatuses(db: Queryable, ids: string[]): Promise<Pick<E
  * that inserts the receipt row). Null when the execution is not `receipt_pending` (already moved).
  */
 export async function settleReceiptPending(db: Queryable, id: string): Promise<ExecutionRow | null> {
-  const [row] = await db
+  const [row] = await settleReceiptsPending(db, [id]);
+  return row ?? null;
+}
+
+/** `settleReceiptPending` of several executions in one statement: the rows that moved. */
+export async function settleReceiptsPending(db: Queryable, ids: readonly string[]): Promise<ExecutionRow[]> {
+  if (ids.length === 0) return [];
+  return db
     .update(executions)
     .set({ status: sql`${executions.outcome}`, outcome: null })
-    .where(and(eq(executions.id, id), eq(executions.status, 'receipt_pending'), sql`${executions.outcome} is not null`))
+    .where(and(inArray(executions.id, [...ids]), eq(executions.status, 'receipt_pending'), sql`${executions.outcome} is not null`))
     .returning();
-  return row ?? null;
 }

@@ -1,5 +1,6 @@
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, inArray } from 'drizzle-orm';
 import { writeAtCommit, type Queryable } from '../db/client.ts';
+import { rowsByExecution } from '../db/rows-by-execution.ts';
 import { policyDecisions } from '../db/schema.ts';
 
 export type PolicyDecisionRow = typeof policyDecisions.$inferSelect;
@@ -12,4 +13,12 @@ export async function insertDecisions(db: Queryable, rows: NewPolicyDecisionRow[
 
 export async function findDecisionsForExecution(db: Queryable, executionId: string): Promise<PolicyDecisionRow[]> {
   return db.select().from(policyDecisions).where(eq(policyDecisions.executionId, executionId)).orderBy(asc(policyDecisions.createdAt), asc(policyDecisions.decisionId));
+}
+
+/** The decisions of several executions in one statement, each execution's in the order `findDecisionsForExecution` gives. */
+export async function findDecisionsForExecutions(db: Queryable, executionIds: readonly string[]): Promise<Map<string, PolicyDecisionRow[]>> {
+  const rows = executionIds.length === 0
+    ? []
+    : await db.select().from(policyDecisions).where(inArray(policyDecisions.executionId, [...executionIds])).orderBy(asc(policyDecisions.createdAt), asc(policyDecisions.decisionId));
+  return rowsByExecution(executionIds, rows);
 }

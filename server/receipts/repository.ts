@@ -9,7 +9,9 @@ export async function findReceipt(db: Queryable, executionId: string): Promise<R
   return row ?? null;
 }
 
-export async function insertReceipt(db: Queryable, row: typeof receipts.$inferInsert): Promise<boolean> {
-  const inserted = await db.insert(receipts).values(row).onConflictDoNothing().returning({ id: receipts.executionId });
-  return inserted.length > 0;
+/** The ids of the executions whose receipt row this inserted (one already recorded is kept as it is). */
+export async function insertReceipts(db: Queryable, rows: (typeof receipts.$inferInsert)[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const inserted = await db.insert(receipts).values(rows).onConflictDoNothing().returning({ id: receipts.executionId });
+  return new Set(inserted.map((r) => r.id));
 }

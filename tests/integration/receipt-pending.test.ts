@@ -1,9 +1,12 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { eq, sql } from 'drizzle-orm';
 import { digestOf } from '@mc/shared/canonical-json';
 import { executions } from '@mc/server/db/schema';
 import { findExecutionsMissingReceipts, finishExecution } from '@mc/server/executions/repository';
-import { issueReceipt } from '@mc/server/receipts/receipt-issuer';
+import { issueReceipt, issueReceipts, receiptObjectKey } from '@mc/server/receipts/receipt-issuer';
+import { receiptBucket } from '@mc/server/storage/object-store';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /**
@@ -87,5 +90,63 @@ describe('the receipt issuer', () => {
     expect(await findExecutionsMissingReceipts(stack.deps.db, 0, 1000)).not.toContain(id);
     // Its status did not move, so there is no receipt transition to record.
     expect((await transitionsOf(id)).filter((t) => t.type === 'mc.execution.receipt.signed')).toEqual([]);
+  });
+});
+
+describe('issuing several receipts together', () => {
+  const auditOf = async (id: string) =>
+    (await stack.deps.db.execute(sql`select type from audit_events where execution_id = ${id} and type = 'mc.execution.receipt.signed'`)) as unknown as { type: string }[];
+
+  it('records them in one go, each receipt as it would be alone, and settles each request on its own', async () => {
+    const fresh = [await start(), await start(), await start()];
+    const finishedRows = await Promise.all(fresh.map(finish));
+    const running = await start();
+    const done = await start();
+    await finish(done);
+    expect(await issueReceipt(stack.deps, done)).toBe('issued');
+    const unknown = '00000000-0000-4000-8000-000000000000';
+
+    const results = await issueReceipts(stack.deps, [
+      { executionId: fresh[0]!, finished: finishedRows[0]! },
+      { executionId: running },
+      { executionId: fresh[1]! },
+      { executionId: done },
+      { executionId: unknown },
+      { executionId: fresh[2]!, finished: finishedRows[2]! },
+    ]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : `rejected: ${String(r.reason)}`))).toEqual(['issued', 'not-terminal', 'issued', 'exists', 'not-found', 'issued']);
+    for (const id of fresh) {
+      expect(await statusOf(id)).toEqual({ status: 'succeeded', outcome: null });
+      const receipt = await stack.trpc.receipts.get.query({ executionId: id, waitMs: 0 });
+      const predicate = (receipt.receipt as { predicate: { execution: { id: string; status: string }; steps: unknown[] } }).predicate;
+      expect(predicate.execution).toMatchObject({ id, status: 'succeeded' });
+      expect(predicate.steps).toHaveLength(1);
+      expect((await transitionsOf(id)).filter((t) => t.type === 'mc.execution.receipt.signed')).toEqual([
+        { type: 'mc.execution.receipt.signed', from: 'receipt_pending', to: 'succeeded', data: { digest: receipt.digest } },
+      ]);
+      expect(await auditOf(id)).toHaveLength(1);
+    }
+    expect((await statusOf(running)).status).toBe('pending');
+    expect(await auditOf(done)).toHaveLength(1);
+  });
+
+  it('fails only the request whose receipt cannot be stored; the others are issued', async () => {
+    const ids = [await start(), await start(), await start()];
+    await Promise.all(ids.map(finish));
+    // A directory where the second receipt's object goes: the store cannot write it, nor read it as a receipt.
+    const [row] = await stack.deps.db.select({ region: executions.region }).from(executions).where(eq(executions.id, ids[1]!));
+    mkdirSync(fileURLToPath(stack.deps.objectStore.uriOf(receiptBucket(row!.region), receiptObjectKey(ids[1]!))), { recursive: true });
+
+    const results = await issueReceipts(
+      stack.deps,
+      ids.map((executionId) => ({ executionId })),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await statusOf(ids[0]!)).toEqual({ status: 'succeeded', outcome: null });
+    expect(await statusOf(ids[2]!)).toEqual({ status: 'succeeded', outcome: null });
+    // Never terminal without its receipt: it stays receipt_pending, for the receipt job and the sweeper.
+    expect(await statusOf(ids[1]!)).toEqual({ status: 'receipt_pending', outcome: 'succeeded' });
+    expect(await auditOf(ids[1]!)).toEqual([]);
+    expect(await findExecutionsMissingReceipts(stack.deps.db, 0, 1000)).toContain(ids[1]!);
   });
 });
