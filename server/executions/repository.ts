@@ -18,7 +18,7 @@ import {
   workflows,
 } from '../db/schema.ts';
 import type { CursorPosition } from '../http/cursor.ts';
-import { openExecution, openSignal, openTaskResult, sealNewExecution, sealSignal, sealTaskResult } from '../payloads/payload-boundary.ts';
+import { openExecution, openSignal, openTaskResult, sealNewExecution, sealSignal } from '../payloads/payload-boundary.ts';
 import { addSpend, settleSpend } from '../policy/spend-ledger.ts';
 import type { DataKeyRow } from '../payloads/data-key-repository.ts';
 
@@ -178,18 +178,6 @@ export async function findTaskResult(db: Queryable, key: string) {
   return row ? openTaskResult(db, row) : null;
 }
 
-export async function insertTaskResult(db: Queryable, row: typeof taskResults.$inferInsert, keyRow?: DataKeyRow | null) {
-  const [inserted] = await db
-    .insert(taskResults)
-    .values(await sealTaskResult(db, row, keyRow))
-    .onConflictDoNothing()
-    .returning({ idempotencyKey: taskResults.idempotencyKey, outputDigest: taskResults.outputDigest, createdAt: taskResults.createdAt });
-  // Ours is the result of record: answer with the plaintext we were given, no read back.
-  if (inserted) return { ...row, ...inserted, output: row.output ?? null };
-  // Another delivery stored first: its result is the one of record.
-  return (await findTaskResult(db, row.idempotencyKey))!;
-}
-
 export async function findOutputs(db: Queryable, executionId: string, taskIds: string[]): Promise<Map<string, unknown>> {
   if (taskIds.length === 0) return new Map();
   const rows = await db
@@ -238,21 +226,40 @@ export interface StepCompletion {
  * waited for the execution's lock is re-read by Postgres before its need is counted (read
  * committed), exactly as with separate statements. A step that did not move (a duplicate
  * delivery) changes nothing, so the statement is whole on its own: it needs no transaction.
+ *
+ * `sealed`: the task's result (its output sealed, `sealTaskResult`), stored by the same statement, once per idempotency key (a
+ * result an earlier delivery stored under the key stays the one of record, and the step records
+ * its digest). Stored whether or not the step moves, as a separate insert before it would be.
  */
 export async function completeStepStatement(
   db: Queryable,
   step: { executionId: string; taskId: string; idempotencyKey: string; outputDigest: string; costUsd: string; finishedAt: Date; durationMs: number | null },
   statuses: readonly ExecutionStatus[],
   dependents: readonly string[],
+  sealed?: typeof taskResults.$inferInsert,
 ): Promise<StepCompletion> {
+  const store = sealed
+    ? sql`stored as (
+      insert into ${taskResults} (idempotency_key, tenant_id, execution_id, task_id, output, output_digest)
+      values (${sealed.idempotencyKey}, ${sealed.tenantId}, ${sealed.executionId}, ${sealed.taskId}, ${JSON.stringify(sealed.output)}::jsonb, ${sealed.outputDigest})
+      on conflict do nothing
+      returning output_digest
+    ), `
+    : sql``;
+  // The statement's snapshot does not see its own insert: ours, else the one stored before under
+  // the key. (One stored by a delivery still uncommitted at our snapshot committed its completion
+  // with it, under the execution's lock, so this step no longer moves; ours is the last resort.)
+  const digest = sealed
+    ? sql`coalesce((select output_digest from stored), (select output_digest from ${taskResults} where idempotency_key = ${sealed.idempotencyKey}), ${sealed.outputDigest})`
+    : sql`${step.outputDigest}`;
   const [row] = await db.execute<{ locked: { status: ExecutionStatus; open_steps: number } | null; moved: boolean; released: { task_id: string; status: string; runner_class: string }[] }>(sql`
-    with locked as (
+    with ${store}locked as (
       select status, open_steps from ${executions}
       where id = ${step.executionId} and status in (select jsonb_array_elements_text(${JSON.stringify(statuses)}::jsonb))
       for update
     ), moved as (
       update ${executionSteps}
-      set status = 'succeeded', idempotency_key = ${step.idempotencyKey}, output_digest = ${step.outputDigest}, error = null,
+      set status = 'succeeded', idempotency_key = ${step.idempotencyKey}, output_digest = ${digest}, error = null,
           cost_usd = ${step.costUsd}, finished_at = ${step.finishedAt.toISOString()}::timestamptz, duration_ms = ${step.durationMs}::int, updated_at = now()
       where execution_id = ${step.executionId} and task_id = ${step.taskId} and status = 'running' and exists (select 1 from locked)
       returning task_id

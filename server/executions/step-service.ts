@@ -5,7 +5,7 @@ import { isKnownPackage, taskPackages } from '@mc/shared/task-packages';
 import { redact } from '@mc/shared/redaction';
 import type { Deps } from '../deps.ts';
 import { publishToStartMs } from '../observability/metrics.ts';
-import { openExecution } from '../payloads/payload-boundary.ts';
+import { openExecution, sealTaskResult } from '../payloads/payload-boundary.ts';
 import type { DataKeyRow } from '../payloads/data-key-repository.ts';
 import type { ReadyTask } from '../queue/task-queues.ts';
 import { admitQueued } from './admission.ts';
@@ -167,20 +167,21 @@ async function finished(tx: Parameters<typeof repo.finishExecution>[0], executio
 
 /** Stores the result (once per idempotency key), marks the step succeeded and releases its dependents. */
 export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, output: unknown, opts: { fromStore: boolean }): Promise<Transition> {
-  const result = ctx.storedResult ?? (await repo.insertTaskResult(deps.db, {
-    idempotencyKey: ctx.idempotencyKey,
-    tenantId: ctx.execution.tenantId,
-    executionId: ctx.execution.id,
-    taskId: ctx.task.id,
-    output: output ?? null,
-    outputDigest: digestOf(output ?? null),
-  }, ctx.dataKey));
+  // The result is stored by the completion's own statement (once per idempotency key), unless an
+  // earlier delivery stored it already.
+  const sealed = ctx.storedResult
+    ? undefined
+    : await sealTaskResult(
+        deps.db,
+        { idempotencyKey: ctx.idempotencyKey, tenantId: ctx.execution.tenantId, executionId: ctx.execution.id, taskId: ctx.task.id, output: output ?? null, outputDigest: digestOf(output ?? null) },
+        ctx.dataKey,
+      );
   const pkg = isKnownPackage(ctx.task.uses) ? taskPackages[ctx.task.uses] : null;
   const completion = {
     executionId: ctx.execution.id,
     taskId: ctx.task.id,
     idempotencyKey: ctx.idempotencyKey,
-    outputDigest: result.outputDigest,
+    outputDigest: ctx.storedResult?.outputDigest ?? sealed!.outputDigest,
     costUsd: opts.fromStore || !pkg ? '0' : pkg.costUsd,
     finishedAt: new Date(),
     durationMs: ctx.step.startedAt ? Date.now() - ctx.step.startedAt.getTime() : null,
@@ -192,7 +193,7 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
     // failed): its completion is the one statement alone, no transaction around it; when it does
     // close the last open step, the finish takes a transaction of its own (and, should this
     // process die in between, the sweeper finishes the run: every step has ended).
-    const done = await repo.completeStepStatement(deps.db, completion, movableStatuses, dependents);
+    const done = await repo.completeStepStatement(deps.db, completion, movableStatuses, dependents, sealed);
     if (!done.locked) return stoppedTransition(await repo.findExecutionSealed(deps.db, ctx.execution.id));
     if (!done.moved) return { ready: [], finished: null };
     if (done.locked.openSteps !== 0) return { ready: released(done), finished: null };
@@ -201,7 +202,7 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
   return deps.db.transaction(async (tx) => {
     // Pipelined: the steps read runs after the completion on the same transaction, so it sees this
     // step succeeded — and returns rows only when no step is left open (the run finishes here).
-    const [done, finalSteps] = await Promise.all([repo.completeStepStatement(tx, completion, movableStatuses, dependents), repo.findStepsIfNoneOpen(tx, ctx.execution.id)]);
+    const [done, finalSteps] = await Promise.all([repo.completeStepStatement(tx, completion, movableStatuses, dependents, sealed), repo.findStepsIfNoneOpen(tx, ctx.execution.id)]);
     if (!done.locked) return stoppedTransition(await repo.lockExecution(tx, ctx.execution.id));
     // Not moved: a duplicate delivery found the step moved already; nothing was counted.
     if (!done.moved || done.locked.openSteps !== 0) return { ready: done.moved ? released(done) : [], finished: null };

@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { claimStep, decrementOpenSteps, findExecutionSealed, findExecutionWithKey, findSteps, findStepsIfNoneOpen } from '@mc/server/executions/repository';
+import { digestOf } from '@mc/shared/canonical-json';
+import { taskResults } from '@mc/server/db/schema';
+import { claimStep, completeStepStatement, decrementOpenSteps, findExecutionSealed, findExecutionWithKey, findSteps, findStepsIfNoneOpen, findTaskResult } from '@mc/server/executions/repository';
+import { sealTaskResult } from '@mc/server/payloads/payload-boundary';
 import { findDataKey } from '@mc/server/payloads/data-key-repository';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
-// The claim is one hand-written statement (claim + the execution's start); its row must be the row drizzle's own select gives.
+// The claim (claim + the execution's start) and the completion (result + step + counts) are hand-written
+// statements: the claim's row must be the row drizzle's own select gives; the completion stores the result once per key.
 let stack: TestStack;
 let workflowId: string;
 
@@ -75,5 +79,61 @@ describe('findStepsIfNoneOpen', () => {
     await decrementOpenSteps(stack.deps.db, run.id, 1);
     expect(await findStepsIfNoneOpen(stack.deps.db, run.id)).toEqual(await findSteps(stack.deps.db, run.id));
     expect((await findSteps(stack.deps.db, run.id)).map((s) => s.taskId)).toEqual(['a', 'b']);
+  });
+});
+
+describe('completeStepStatement with the task result', () => {
+  const completion = (executionId: string, taskId: string, key: string, outputDigest: string) => ({
+    executionId,
+    taskId,
+    idempotencyKey: key,
+    outputDigest,
+    costUsd: '0',
+    finishedAt: new Date(),
+    durationMs: 1,
+  });
+  const resultRow = async (executionId: string, taskId: string, key: string, output: unknown) => {
+    const { tenantId } = (await findExecutionSealed(stack.deps.db, executionId))!;
+    return sealTaskResult(stack.deps.db, { idempotencyKey: key, tenantId, executionId, taskId, output, outputDigest: digestOf(output) });
+  };
+  const movable = ['pending', 'running'] as const;
+
+  it('stores the result and completes the step with its digest, in one statement', async () => {
+    const run = await stack.trpc.executions.start.mutate({ workflowId, inputs: {} });
+    await claimStep(stack.deps.db, run.id, 'a');
+    const key = `test:${crypto.randomUUID()}`;
+    const sealed = await resultRow(run.id, 'a', key, { hello: 'world' });
+    const done = await completeStepStatement(stack.deps.db, completion(run.id, 'a', key, sealed.outputDigest), movable, [], sealed);
+    expect(done).toEqual({ locked: { status: 'running', openSteps: 1 }, moved: true, released: [] });
+    expect((await findTaskResult(stack.deps.db, key))!.output).toEqual({ hello: 'world' });
+    const [stepA] = (await findSteps(stack.deps.db, run.id)).filter((s) => s.taskId === 'a');
+    expect(stepA).toMatchObject({ status: 'succeeded', idempotencyKey: key, outputDigest: digestOf({ hello: 'world' }) });
+  });
+
+  it('keeps the result an earlier delivery stored under the key, and records its digest', async () => {
+    const run = await stack.trpc.executions.start.mutate({ workflowId, inputs: {} });
+    await claimStep(stack.deps.db, run.id, 'a');
+    const key = `test:${crypto.randomUUID()}`;
+    const earlier = await resultRow(run.id, 'a', key, { first: true });
+    await stack.deps.db.insert(taskResults).values(earlier);
+    const ours = await resultRow(run.id, 'a', key, { first: false });
+    const done = await completeStepStatement(stack.deps.db, completion(run.id, 'a', key, ours.outputDigest), movable, [], ours);
+    expect(done.moved).toBe(true);
+    expect((await findTaskResult(stack.deps.db, key))!.output).toEqual({ first: true });
+    const [stepA] = (await findSteps(stack.deps.db, run.id)).filter((s) => s.taskId === 'a');
+    expect(stepA!.outputDigest).toBe(digestOf({ first: true }));
+  });
+
+  it('stores the result even when the step does not move (its run was stopped), as a separate insert would', async () => {
+    const run = await stack.trpc.executions.start.mutate({ workflowId, inputs: {} });
+    await claimStep(stack.deps.db, run.id, 'a');
+    await stack.trpc.executions.cancel.mutate({ id: run.id });
+    const key = `test:${crypto.randomUUID()}`;
+    const sealed = await resultRow(run.id, 'a', key, 7);
+    const done = await completeStepStatement(stack.deps.db, completion(run.id, 'a', key, sealed.outputDigest), movable, [], sealed);
+    expect(done).toEqual({ locked: null, moved: false, released: [] });
+    expect((await findTaskResult(stack.deps.db, key))!.output).toBe(7);
+    const [stepA] = (await findSteps(stack.deps.db, run.id)).filter((s) => s.taskId === 'a');
+    expect(stepA!.status).toBe('running');
   });
 });
