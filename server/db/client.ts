@@ -1,3 +1,4 @@
+import { sql as statement, type SQLWrapper, type Table } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
@@ -50,10 +51,23 @@ export function withNamedStatements<T extends postgres.Sql<any>>(client: T): T {
   });
 }
 
+/** A drizzle statement builder (an insert, say) not sent yet: `writeAtCommit` may merge its SQL with others'. */
+export interface UnsentWrite extends SQLWrapper {
+  execute(): Promise<unknown>;
+  toSQL(): { params: unknown[] };
+}
+
+interface QueuedWrite {
+  table: Table;
+  write: UnsentWrite;
+}
+
 /** Work queued on an open transaction, sent as its last statements (see `deferToCommit`). */
 interface CommitQueue {
-  writes: (() => Promise<unknown>)[];
-  /** Sent after `writes`, right before COMMIT. */
+  /** `writeAtCommit`'s: sent first, merged into one statement when they can be. */
+  writes: QueuedWrite[];
+  /** `deferToCommit`'s: sent after the writes (`last` ones after all others), right before COMMIT. */
+  work: (() => Promise<unknown>)[];
   last: (() => Promise<unknown>)[];
 }
 const beforeCommit = new WeakMap<object, CommitQueue>();
@@ -71,19 +85,36 @@ const beforeCommit = new WeakMap<object, CommitQueue>();
 export function deferToCommit(tx: object, work: () => Promise<unknown>, opts: { last?: boolean } = {}): boolean {
   const queued = beforeCommit.get(tx);
   if (!queued) return false;
-  (opts.last ? queued.last : queued.writes).push(work);
+  (opts.last ? queued.last : queued.work).push(work);
   return true;
 }
 
 /**
  * A write that nothing later in the transaction reads back (a history row, a decision record, a
  * companion row of one just inserted): on a transaction it is sent with the COMMIT instead of
- * costing a round trip of its own (`deferToCommit`); on the pool, or a transaction without the
- * hook, it runs now. `write` must send its one statement before it first awaits (a drizzle
- * builder's `.execute()` does).
+ * costing a round trip of its own; on the pool, or a transaction without the hook, it runs now.
+ * A transaction's writes go out as one statement (`sendWrites`). `table`: the table it writes.
  */
-export async function writeAtCommit(db: object, write: () => Promise<unknown>): Promise<void> {
-  if (!deferToCommit(db, write)) await write();
+export async function writeAtCommit(db: object, table: Table, write: UnsentWrite): Promise<void> {
+  const queued = beforeCommit.get(db);
+  if (queued) queued.writes.push({ table, write });
+  else await write.execute();
+}
+
+/**
+ * A transaction's queued writes as one statement, each a data-modifying CTE (Postgres runs every
+ * one, referenced or not): one statement to parse, plan and answer instead of one per write. Sent
+ * apart instead (still pipelined) when two write one table — one statement may not change a row
+ * twice, as two upserts of one key would — or when together they pass `maxPreparedParameters`
+ * (an unnamed statement costs postgres.js a round trip for its parameter types).
+ */
+function sendWrites(tx: Transaction, writes: readonly QueuedWrite[]): Promise<unknown> {
+  const tables = new Set(writes.map((w) => w.table));
+  const params = writes.reduce((n, w) => n + w.write.toSQL().params.length, 0);
+  if (writes.length === 1 || tables.size < writes.length || params > maxPreparedParameters) return Promise.all(writes.map((w) => w.write.execute()));
+  // The builder's SQL itself: embedded as a builder, drizzle would wrap it in a second pair of parentheses.
+  const ctes = writes.map((w, i) => statement`${statement.identifier(`w${i}`)} as (${w.write.getSQL()})`);
+  return tx.execute(statement`with ${statement.join(ctes, statement`, `)} select 1`);
 }
 
 export function createDatabase(url: string, opts: { poolSize?: number } = {}) {
@@ -102,14 +133,14 @@ export function createDatabase(url: string, opts: { poolSize?: number } = {}) {
   db.transaction = (async (fn: (tx: Transaction) => Promise<unknown>, config?: Parameters<typeof open>[1]) => {
     let deferred: Promise<unknown> | null = null;
     const result = await open(async (tx) => {
-      const queued: CommitQueue = { writes: [], last: [] };
+      const queued: CommitQueue = { writes: [], work: [], last: [] };
       beforeCommit.set(tx, queued);
       const value = await fn(tx);
       beforeCommit.delete(tx);
       // Sent now, in order, not awaited: postgres.js queues the COMMIT right behind them on the
       // connection. Settled to a value here so a failure is not an unhandled rejection before it
       // is read below.
-      const works = [...queued.writes, ...queued.last];
+      const works = [...(queued.writes.length > 0 ? [() => sendWrites(tx, queued.writes)] : []), ...queued.work, ...queued.last];
       if (works.length > 0) deferred = Promise.all(works.map((work) => work())).then(() => null, (e: unknown) => e ?? new Error('deferred statement failed'));
       return value;
     }, config);

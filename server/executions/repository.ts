@@ -46,7 +46,7 @@ const stepInsertChunk = 5000;
  */
 export async function insertSteps(db: Queryable, rows: NewStepRow[], opts: { atCommit?: boolean } = {}): Promise<void> {
   if (opts.atCommit && rows.length > 0 && rows.length <= stepInsertChunk) {
-    await writeAtCommit(db, () => db.insert(executionSteps).values(rows).execute());
+    await writeAtCommit(db, executionSteps, db.insert(executionSteps).values(rows));
     return;
   }
   for (let i = 0; i < rows.length; i += stepInsertChunk) await db.insert(executionSteps).values(rows.slice(i, i + stepInsertChunk));
@@ -494,7 +494,7 @@ export async function findStepsIn(db: Queryable, executionId: string, statuses: 
 
 /** On a transaction, sent with its COMMIT (`writeAtCommit`): the history is read only by later requests. */
 export async function appendTransitions(db: Queryable, rows: (typeof executionTransitions.$inferInsert)[]): Promise<void> {
-  if (rows.length > 0) await writeAtCommit(db, () => db.insert(executionTransitions).values(rows).execute());
+  if (rows.length > 0) await writeAtCommit(db, executionTransitions, db.insert(executionTransitions).values(rows));
 }
 
 export async function findTransitions(db: Queryable, opts: { executionId?: string; scheduleId?: string; limit?: number }) {

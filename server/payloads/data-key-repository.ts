@@ -6,7 +6,7 @@ export type DataKeyRow = typeof executionDataKeys.$inferSelect;
 
 /** On a transaction, sent with its COMMIT (`writeAtCommit`): the new execution's key is first read by its tasks. */
 export async function insertDataKey(db: Queryable, row: typeof executionDataKeys.$inferInsert): Promise<void> {
-  await writeAtCommit(db, () => db.insert(executionDataKeys).values(row).onConflictDoNothing().execute());
+  await writeAtCommit(db, executionDataKeys, db.insert(executionDataKeys).values(row).onConflictDoNothing());
 }
 
 export async function findDataKey(db: Queryable, executionId: string): Promise<DataKeyRow | null> {

@@ -8,7 +8,7 @@ export type NewPolicyDecisionRow = typeof policyDecisions.$inferInsert;
 
 /** On a transaction, sent with its COMMIT (`writeAtCommit`): nothing in the transaction reads decisions back. */
 export async function insertDecisions(db: Queryable, rows: NewPolicyDecisionRow[]): Promise<void> {
-  if (rows.length > 0) await writeAtCommit(db, () => db.insert(policyDecisions).values(rows).execute());
+  if (rows.length > 0) await writeAtCommit(db, policyDecisions, db.insert(policyDecisions).values(rows));
 }
 
 export async function findDecisionsForExecution(db: Queryable, executionId: string): Promise<PolicyDecisionRow[]> {

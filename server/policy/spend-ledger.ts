@@ -19,15 +19,16 @@ export async function addSpend(db: Queryable, tenantId: string, createdAt: Date,
   const minute = new Date(Math.floor(createdAt.getTime() / 60_000) * 60_000);
   // A random shard: concurrent starts of one tenant update different rows instead of queueing on one row lock.
   const shard = Math.floor(Math.random() * shards);
-  await writeAtCommit(db, () =>
+  await writeAtCommit(
+    db,
+    tenantSpendMinutes,
     db
       .insert(tenantSpendMinutes)
       .values({ tenantId, minute, shard, amountUsd: String(amountUsd) })
       .onConflictDoUpdate({
         target: [tenantSpendMinutes.tenantId, tenantSpendMinutes.minute, tenantSpendMinutes.shard],
         set: { amountUsd: sql`${tenantSpendMinutes.amountUsd} + excluded.amount_usd` },
-      })
-      .execute(),
+      }),
   );
 }
 

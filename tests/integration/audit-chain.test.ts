@@ -4,7 +4,8 @@ import postgres from 'postgres';
 import { sql as dsql } from 'drizzle-orm';
 import { chainHash, verifyAuditChain } from '@mc/server/audit/audit-chain';
 import { appendAuditEvents, type AuditEventDraft } from '@mc/server/audit/audit-writer';
-import { writeAtCommit } from '@mc/server/db/client';
+import { writeAtCommit, type Queryable } from '@mc/server/db/client';
+import { auditOutboxCursors, tenantSpendMinutes } from '@mc/server/db/schema';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /**
@@ -139,42 +140,81 @@ describe('statements deferred to commit (server/db/client.ts deferToCommit)', ()
 });
 
 describe('writes queued with writeAtCommit (server/db/client.ts)', () => {
-  it('are sent with the COMMIT: not there before it, there after it, with the audit event', async () => {
+  const cursor = (db: Queryable, partition: number) => db.insert(auditOutboxCursors).values({ partition, lastSeq: 0 });
+  const spend = (db: Queryable, tenant: string, minute: Date, amountUsd: string) =>
+    db
+      .insert(tenantSpendMinutes)
+      .values({ tenantId: tenant, minute, shard: 0, amountUsd })
+      .onConflictDoUpdate({ target: [tenantSpendMinutes.tenantId, tenantSpendMinutes.minute, tenantSpendMinutes.shard], set: { amountUsd: dsql`${tenantSpendMinutes.amountUsd} + excluded.amount_usd` } });
+  // Each test writes minutes of its own year, so the tests do not count each other's.
+  const spent = async (tenant: string, year: number) =>
+    (await sql<{ usd: string }[]>`select coalesce(sum(amount_usd), 0)::text as usd from tenant_spend_minutes where tenant_id = ${tenant} and extract(year from minute at time zone 'UTC') = ${year}`)[0]!.usd;
+
+  it('are sent with the COMMIT (writes to different tables as one statement): not there before it, there after it, with the audit event', async () => {
     const tenant = await tenantId();
+    const minute = new Date(Date.UTC(2031, 0, 1));
     let seenInside = -1;
     await stack.deps.db.transaction(async (tx) => {
       await appendAuditEvents(tx, [draft(tenant, 'with-writes')]);
-      await writeAtCommit(tx, () => tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9001, 0)`));
-      await writeAtCommit(tx, () => tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9002, 0)`));
-      const [row] = await tx.execute<{ n: number }>(dsql`select count(*)::int as n from audit_outbox_cursors where partition in (9001, 9002)`);
+      await writeAtCommit(tx, auditOutboxCursors, cursor(tx, 9001));
+      await writeAtCommit(tx, tenantSpendMinutes, spend(tx, tenant, minute, '1.5'));
+      const [row] = await tx.execute<{ n: number }>(dsql`select count(*)::int as n from audit_outbox_cursors where partition = 9001`);
       seenInside = Number(row!.n);
     });
     expect(seenInside).toBe(0);
-    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition in (9001, 9002)`;
-    expect(row!.n).toBe(2);
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition = 9001`;
+    expect(row!.n).toBe(1);
+    expect(await spent(tenant, 2031)).toBe('1.5000');
     const [ev] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where data->>'name' = 'with-writes'`;
     expect(ev!.n).toBe(1);
-    await sql`delete from audit_outbox_cursors where partition in (9001, 9002)`;
+    await sql`delete from audit_outbox_cursors where partition = 9001`;
+  });
+
+  it('apply each write when two change one row (sent apart: one statement may not change a row twice)', async () => {
+    const tenant = await tenantId();
+    const minute = new Date(Date.UTC(2032, 0, 1));
+    await stack.deps.db.transaction(async (tx) => {
+      await writeAtCommit(tx, tenantSpendMinutes, spend(tx, tenant, minute, '2'));
+      await writeAtCommit(tx, tenantSpendMinutes, spend(tx, tenant, minute, '3'));
+      await writeAtCommit(tx, auditOutboxCursors, cursor(tx, 9006));
+    });
+    expect(await spent(tenant, 2032)).toBe('5.0000');
+    await sql`delete from audit_outbox_cursors where partition = 9006`;
+  });
+
+  it('land too when together they have more parameters than a named statement may', async () => {
+    const tenant = await tenantId();
+    const minutes = Array.from({ length: 40 }, (_, i) => new Date(Date.UTC(2033, 0, 1, 0, i)));
+    await stack.deps.db.transaction(async (tx) => {
+      await writeAtCommit(tx, auditOutboxCursors, cursor(tx, 9007));
+      await writeAtCommit(tx, tenantSpendMinutes, tx.insert(tenantSpendMinutes).values(minutes.map((minute) => ({ tenantId: tenant, minute, shard: 1, amountUsd: '1' }))));
+    });
+    expect(await spent(tenant, 2033)).toBe('40.0000');
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition = 9007`;
+    expect(row!.n).toBe(1);
+    await sql`delete from audit_outbox_cursors where partition = 9007`;
   });
 
   it('reject the transaction when one fails, and commit nothing of it', async () => {
     const tenant = await tenantId();
+    const minute = new Date(Date.UTC(2034, 0, 1));
     const attempt = stack.deps.db.transaction(async (tx) => {
       await tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9003, 0)`);
       await appendAuditEvents(tx, [draft(tenant, 'failed-write')]);
-      // The same key twice: the second insert fails after the callback has returned.
-      await writeAtCommit(tx, () => tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9004, 0)`));
-      await writeAtCommit(tx, () => tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9004, 0)`));
+      await writeAtCommit(tx, tenantSpendMinutes, spend(tx, tenant, minute, '4'));
+      // A key that exists (inserted above): this write fails after the callback has returned.
+      await writeAtCommit(tx, auditOutboxCursors, cursor(tx, 9003));
     });
     await expect(attempt).rejects.toThrow();
-    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition in (9003, 9004)`;
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition = 9003`;
     expect(row!.n).toBe(0);
+    expect(await spent(tenant, 2034)).toBe('0');
     const [ev] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where data->>'name' = 'failed-write'`;
     expect(ev!.n).toBe(0);
   });
 
   it('run at once on the pool', async () => {
-    await writeAtCommit(stack.deps.db, () => stack.deps.db.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9005, 0)`));
+    await writeAtCommit(stack.deps.db, auditOutboxCursors, cursor(stack.deps.db, 9005));
     const [row] = await sql<{ n: number }[]>`select count(*)::int as n from audit_outbox_cursors where partition = 9005`;
     expect(row!.n).toBe(1);
     await sql`delete from audit_outbox_cursors where partition = 9005`;
