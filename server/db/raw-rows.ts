@@ -1,4 +1,4 @@
-import { getTableColumns, type Table } from 'drizzle-orm';
+import { getTableColumns, sql, type SQL, type Table } from 'drizzle-orm';
 import { executions } from './schema.ts';
 
 /**
@@ -6,13 +6,25 @@ import { executions } from './schema.ts';
  * mapped as drizzle's own selects map it: each column's `mapFromDriverValue`. For statements
  * drizzle cannot build (data-modifying CTEs) that return a table's columns with `returning *`.
  */
-export function rowOf<T extends Table>(table: T, raw: Record<string, unknown>): T['$inferSelect'] {
+export function rowOf<T extends Table>(table: T, raw: Record<string, unknown>, prefix = ''): T['$inferSelect'] {
   const out: Record<string, unknown> = {};
   for (const [key, column] of Object.entries(getTableColumns(table))) {
-    const value = raw[column.name];
+    const value = raw[prefix + column.name];
     out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
   }
   return out as T['$inferSelect'];
+}
+
+/**
+ * A table's columns for a raw statement's select list, each under `prefix` (`alias.col as
+ * "<prefix>col"`), so that rows of several tables can share one result row; read back with
+ * `rowOf(table, raw, prefix)`.
+ */
+export function prefixedColumns(table: Table, alias: string, prefix: string): SQL {
+  return sql.join(
+    Object.values(getTableColumns(table)).map((c) => sql`${sql.identifier(alias)}.${sql.identifier(c.name)} as ${sql.identifier(prefix + c.name)}`),
+    sql`, `,
+  );
 }
 
 /** A `timestamptz` value from a raw result, as drizzle maps one (the driver hands it over as text). */

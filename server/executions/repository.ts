@@ -1,7 +1,7 @@
 import { digestOf } from '@mc/shared/canonical-json';
 import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import { writeAtCommit, type Queryable } from '../db/client.ts';
-import { rowOf, timestampOf } from '../db/raw-rows.ts';
+import { prefixedColumns, rowOf, timestampOf } from '../db/raw-rows.ts';
 import { rowsByExecution } from '../db/rows-by-execution.ts';
 import {
   activeExecutionStatuses,
@@ -134,8 +134,14 @@ export async function listExecutions(
  * lock (crashed or stalled); so is `waiting` (woken up). Returns null when the step is not
  * runnable (finished, or its execution is) — a duplicate delivery to ignore. `started`: the
  * execution's creation and start times when this claim started it (publish→start), else null.
+ * The same statement reads the execution row (inputs still sealed) and its data key, which the
+ * task needs next.
  */
-export async function claimStep(db: Queryable, executionId: string, taskId: string): Promise<{ step: StepRow; started: { createdAt: Date; startedAt: Date } | null } | null> {
+export async function claimStep(
+  db: Queryable,
+  executionId: string,
+  taskId: string,
+): Promise<{ step: StepRow; started: { createdAt: Date; startedAt: Date } | null; execution: ExecutionRow; dataKey: DataKeyRow | null } | null> {
   const [raw] = await db.execute<Record<string, unknown>>(sql`
     with claimed as (
       update ${executionSteps}
@@ -152,25 +158,21 @@ export async function claimStep(db: Queryable, executionId: string, taskId: stri
       where id = ${executionId} and status = 'pending' and exists (select 1 from claimed)
       returning created_at, started_at
     )
-    select claimed.*, started.created_at as mc_execution_created_at, started.started_at as mc_execution_started_at
-    from claimed left join started on true`);
+    select claimed.*, started.created_at as mc_execution_created_at, started.started_at as mc_execution_started_at,
+           ${prefixedColumns(executions, 'e', 'e__')}, ${prefixedColumns(executionDataKeys, 'k', 'k__')}
+    from claimed left join started on true
+      join ${executions} e on e.id = ${executionId}
+      left join ${executionDataKeys} k on k.execution_id = ${executionId}`);
   if (!raw) return null;
   const createdAt = raw.mc_execution_created_at;
   const startedAt = raw.mc_execution_started_at;
   return {
     step: rowOf(executionSteps, raw),
     started: createdAt && startedAt ? { createdAt: timestampOf(createdAt), startedAt: timestampOf(startedAt) } : null,
+    // As the statement's snapshot saw it: before `started` (the caller applies the start).
+    execution: rowOf(executions, raw, 'e__'),
+    dataKey: raw.k__execution_id === null || raw.k__execution_id === undefined ? null : rowOf(executionDataKeys, raw, 'k__'),
   };
-}
-
-/** The execution row (inputs still sealed) with its data key row, in one read. */
-export async function findExecutionWithKey(db: Queryable, id: string): Promise<{ execution: ExecutionRow; dataKey: DataKeyRow | null } | null> {
-  const [row] = await db
-    .select({ execution: executions, dataKey: executionDataKeys })
-    .from(executions)
-    .leftJoin(executionDataKeys, eq(executionDataKeys.executionId, executions.id))
-    .where(eq(executions.id, id));
-  return row ?? null;
 }
 
 export async function findTaskResult(db: Queryable, key: string) {

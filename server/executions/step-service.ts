@@ -67,13 +67,12 @@ export async function beginStep(
   taskId: string,
   opts: { resolveSecrets?: SecretResolver } = {},
 ): Promise<StepContext | null> {
-  // Two independent statements at once: the claim (which starts a pending execution), and the
-  // execution row with its data key (for the inputs and the output).
-  const [claim, found] = await Promise.all([repo.claimStep(deps.db, executionId, taskId), repo.findExecutionWithKey(deps.db, executionId)]);
-  if (!claim || !found) return null;
-  const { step, started } = claim;
-  const dataKey = found.dataKey;
-  let sealed = found.execution;
+  // One statement: the claim (which starts a pending execution), with the execution row and its
+  // data key (for the inputs and the output).
+  const claim = await repo.claimStep(deps.db, executionId, taskId);
+  if (!claim) return null;
+  const { step, started, dataKey } = claim;
+  let sealed = claim.execution;
   if (started) {
     publishToStartMs.observe(started.startedAt.getTime() - started.createdAt.getTime());
     sealed = { ...sealed, status: 'running', startedAt: started.startedAt };

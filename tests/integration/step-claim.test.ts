@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { digestOf } from '@mc/shared/canonical-json';
-import { taskResults } from '@mc/server/db/schema';
-import { claimStep, completeStepStatement, decrementOpenSteps, findExecutionSealed, findExecutionWithKey, findSteps, findStepsIfNoneOpen, findTaskResult } from '@mc/server/executions/repository';
+import { eq } from 'drizzle-orm';
+import { executionDataKeys, taskResults } from '@mc/server/db/schema';
+import { claimStep, completeStepStatement, decrementOpenSteps, findExecutionSealed, findSteps, findStepsIfNoneOpen, findTaskResult } from '@mc/server/executions/repository';
 import { sealTaskResult } from '@mc/server/payloads/payload-boundary';
 import { findDataKey } from '@mc/server/payloads/data-key-repository';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
@@ -60,13 +61,26 @@ describe('claimStep', () => {
   });
 });
 
-describe('findExecutionWithKey', () => {
-  it('reads the execution with its data key, as the two separate reads do', async () => {
+describe('claimStep reads the execution with its data key', () => {
+  it('as the separate reads give them (the execution as the claim found it, before its start)', async () => {
     const run = await stack.trpc.executions.start.mutate({ workflowId, inputs: { secret: 'x' } });
-    const both = await findExecutionWithKey(stack.deps.db, run.id);
-    expect(both!.execution).toEqual((await findExecutionSealed(stack.deps.db, run.id))!);
-    expect(both!.dataKey).toEqual((await findDataKey(stack.deps.db, run.id))!);
-    expect(await findExecutionWithKey(stack.deps.db, crypto.randomUUID())).toBeNull();
+    const before = (await findExecutionSealed(stack.deps.db, run.id))!;
+    const claim = await claimStep(stack.deps.db, run.id, 'a');
+    expect(claim!.execution).toEqual(before);
+    expect(claim!.execution.status).toBe('pending');
+    expect(claim!.dataKey).toEqual((await findDataKey(stack.deps.db, run.id))!);
+    // A later claim sees the run started.
+    const second = await claimStep(stack.deps.db, run.id, 'b');
+    expect(second!.execution).toEqual((await findExecutionSealed(stack.deps.db, run.id))!);
+    expect(second!.execution.status).toBe('running');
+  });
+
+  it('gives a null key for an execution without a key row', async () => {
+    const run = await stack.trpc.executions.start.mutate({ workflowId, inputs: {} });
+    await stack.deps.db.delete(executionDataKeys).where(eq(executionDataKeys.executionId, run.id));
+    const claim = await claimStep(stack.deps.db, run.id, 'a');
+    expect(claim!.dataKey).toBeNull();
+    expect(claim!.execution.id).toBe(run.id);
   });
 });
 
