@@ -1,4 +1,4 @@
-import { sql as statement, type SQLWrapper, type Table } from 'drizzle-orm';
+import { Column, is, Name, Param, Placeholder, SQL, sql as statement, StringChunk, Table, View, type SQLWrapper } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
@@ -54,7 +54,6 @@ export function withNamedStatements<T extends postgres.Sql<any>>(client: T): T {
 /** A drizzle statement builder (an insert, say) not sent yet: `writeAtCommit` may merge its SQL with others'. */
 export interface UnsentWrite extends SQLWrapper {
   execute(): Promise<unknown>;
-  toSQL(): { params: unknown[] };
 }
 
 interface QueuedWrite {
@@ -110,11 +109,27 @@ export async function writeAtCommit(db: object, table: Table, write: UnsentWrite
  */
 function sendWrites(tx: Transaction, writes: readonly QueuedWrite[]): Promise<unknown> {
   const tables = new Set(writes.map((w) => w.table));
-  const params = writes.reduce((n, w) => n + w.write.toSQL().params.length, 0);
-  if (writes.length === 1 || tables.size < writes.length || params > maxPreparedParameters) return Promise.all(writes.map((w) => w.write.execute()));
+  if (writes.length === 1 || tables.size < writes.length) return Promise.all(writes.map((w) => w.write.execute()));
   // The builder's SQL itself: embedded as a builder, drizzle would wrap it in a second pair of parentheses.
-  const ctes = writes.map((w, i) => statement`${statement.identifier(`w${i}`)} as (${w.write.getSQL()})`);
+  const parts = writes.map((w) => w.write.getSQL());
+  if (parts.reduce((n, part) => n + paramsIn(part), 0) > maxPreparedParameters) return Promise.all(writes.map((w) => w.write.execute()));
+  const ctes = parts.map((part, i) => statement`${statement.identifier(`w${i}`)} as (${part})`);
   return tx.execute(statement`with ${statement.join(ctes, statement`, `)} select 1`);
+}
+
+/**
+ * The parameters a statement will have, counted on its chunks without rendering it (rendering
+ * twice, to count and then to send, cost more than the statement it saved): each bound value is
+ * one, names and SQL text none.
+ */
+export function paramsIn(chunk: unknown): number {
+  if (chunk === undefined || chunk === null) return chunk === null ? 1 : 0;
+  if (is(chunk, Param) || is(chunk, Placeholder)) return 1;
+  if (is(chunk, SQL)) return chunk.queryChunks.reduce((n: number, c) => n + paramsIn(c), 0);
+  if (Array.isArray(chunk)) return chunk.reduce((n: number, c) => n + paramsIn(c), 0);
+  if (is(chunk, StringChunk) || is(chunk, Name) || is(chunk, Table) || is(chunk, Column) || is(chunk, View)) return 0;
+  if (typeof chunk === 'object' && 'getSQL' in chunk && typeof chunk.getSQL === 'function') return paramsIn(chunk.getSQL());
+  return 1;
 }
 
 export function createDatabase(url: string, opts: { poolSize?: number } = {}) {

@@ -4,8 +4,8 @@ import postgres from 'postgres';
 import { sql as dsql } from 'drizzle-orm';
 import { chainHash, verifyAuditChain } from '@mc/server/audit/audit-chain';
 import { appendAuditEvents, type AuditEventDraft } from '@mc/server/audit/audit-writer';
-import { writeAtCommit, type Queryable } from '@mc/server/db/client';
-import { auditOutboxCursors, tenantSpendMinutes } from '@mc/server/db/schema';
+import { paramsIn, writeAtCommit, type Queryable } from '@mc/server/db/client';
+import { auditOutboxCursors, executionTransitions, tenantSpendMinutes } from '@mc/server/db/schema';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
 
 /**
@@ -211,6 +211,19 @@ describe('writes queued with writeAtCommit (server/db/client.ts)', () => {
     expect(await spent(tenant, 2034)).toBe('0');
     const [ev] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where data->>'name' = 'failed-write'`;
     expect(ev!.n).toBe(0);
+  });
+
+  it("count a statement's parameters as drizzle renders them (which decides whether they are merged)", () => {
+    const db = stack.deps.db;
+    const minute = new Date(Date.UTC(2035, 0, 1));
+    const builders = [
+      cursor(db, 1),
+      spend(db, crypto.randomUUID(), minute, '1'),
+      db.insert(tenantSpendMinutes).values(Array.from({ length: 7 }, (_, i) => ({ tenantId: crypto.randomUUID(), minute, shard: i, amountUsd: String(i) }))),
+      db.insert(executionTransitions).values({ tenantId: crypto.randomUUID(), type: 'mc.execution.finished', executionId: crypto.randomUUID(), fromStatus: 'running', toStatus: 'receipt_pending', actorSub: 'x', data: { a: [1, { b: null }] } }),
+      db.update(auditOutboxCursors).set({ lastSeq: 3, publishedAt: null }).where(dsql`${auditOutboxCursors.partition} in (${1}, ${2}) and ${auditOutboxCursors.lastSeq} > ${0}`),
+    ];
+    for (const b of builders) expect(paramsIn(b.getSQL())).toBe(b.toSQL().params.length);
   });
 
   it('run at once on the pool', async () => {
