@@ -133,6 +133,10 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
     const existing = await repo.findExecutionByIdempotencyKey(deps.db, actor.tenantId, input.idempotencyKey);
     if (existing) return { execution: await sameRequestOrConflict(deps, existing, input, actor), created: false };
   }
+  // The tenant's active count does not depend on the target: read while the release is resolved
+  // (one round trip where there were two); a refusal below still comes in the same order.
+  const activeRead = repo.countActiveExecutions(deps.db, actor.tenantId);
+  activeRead.catch(() => undefined);
   // By name, the workflow's release picks the version; `rollout: 'canary'` enters the version as its canary (server/releases/).
   const target = await resolveStartTarget(deps, input, actor);
   const wf = await findPublishedWorkflowCached(deps.db, target.workflowId, { tenantId: actor.tenantId });
@@ -143,7 +147,7 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
   const manifest = wf.manifest as Manifest;
   const region = input.region ?? wf.region;
   // Checked before the insert, so two starts racing at the limit may both pass: a quota, not a lock.
-  const active = await repo.countActiveExecutions(deps.db, actor.tenantId);
+  const active = await activeRead;
   if (active >= deps.config.MC_QUOTA_CONCURRENT_EXECUTIONS) {
     throw new AppError('RATE_LIMITED', `quota: this tenant has ${active} executions in flight; the limit is ${deps.config.MC_QUOTA_CONCURRENT_EXECUTIONS}`, { retryAfterSeconds: 5 });
   }
