@@ -229,9 +229,10 @@ export interface StepCompletion {
  * committed), exactly as with separate statements. A step that did not move (a duplicate
  * delivery) changes nothing, so the statement is whole on its own: it needs no transaction.
  *
- * `sealed`: the task's result (its output sealed, `sealTaskResult`), stored by the same statement, once per idempotency key (a
- * result an earlier delivery stored under the key stays the one of record, and the step records
- * its digest). Stored whether or not the step moves, as a separate insert before it would be.
+ * `sealed`: the task's result (its output sealed, `sealTaskResult`), stored by the same
+ * statement once per idempotency key (a result an earlier delivery stored under the key stays the
+ * one of record, and the step records its digest) — whether or not the step moves, as a separate
+ * insert before it would have been.
  */
 export async function completeStepStatement(
   db: Queryable,
