@@ -127,6 +127,10 @@ export async function listExecutions(
     .limit(opts.limit + 1);
 }
 
+// The claim's select lists of the execution and its data key, built once (they never change).
+const claimedExecutionColumns = prefixedColumns(executions, 'e', 'e__');
+const claimedDataKeyColumns = prefixedColumns(executionDataKeys, 'k', 'k__');
+
 /**
  * Takes a step for a delivery and, when it is the execution's first, starts the execution
  * (pending → running) — one statement, one commit; the start happens only with a claim. `running`
@@ -159,7 +163,7 @@ export async function claimStep(
       returning created_at, started_at
     )
     select claimed.*, started.created_at as mc_execution_created_at, started.started_at as mc_execution_started_at,
-           ${prefixedColumns(executions, 'e', 'e__')}, ${prefixedColumns(executionDataKeys, 'k', 'k__')}
+           ${claimedExecutionColumns}, ${claimedDataKeyColumns}
     from claimed left join started on true
       join ${executions} e on e.id = ${executionId}
       left join ${executionDataKeys} k on k.execution_id = ${executionId}`);
