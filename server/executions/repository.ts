@@ -647,15 +647,10 @@ export async function findStatuses(db: Queryable, ids: string[]): Promise<Pick<E
 }
 
 /**
- * The receipt is stored: `receipt_pending` → its outcome, on the caller's transaction (the one
- * that inserts the receipt row). Null when the execution is not `receipt_pending` (already moved).
+ * The receipts are stored: `receipt_pending` → outcome for each of these executions, in one
+ * statement on the caller's transaction (the one that inserts the receipt rows). Returns the rows
+ * that moved; one not `receipt_pending` (already moved) is left as it is.
  */
-export async function settleReceiptPending(db: Queryable, id: string): Promise<ExecutionRow | null> {
-  const [row] = await settleReceiptsPending(db, [id]);
-  return row ?? null;
-}
-
-/** `settleReceiptPending` of several executions in one statement: the rows that moved. */
 export async function settleReceiptsPending(db: Queryable, ids: readonly string[]): Promise<ExecutionRow[]> {
   if (ids.length === 0) return [];
   return db
