@@ -632,11 +632,15 @@ export async function setOpenSteps(db: Queryable, executionId: string, openSteps
 }
 
 export async function markStepWaiting(db: Queryable, executionId: string, taskId: string, wakeAt: Date): Promise<boolean> {
-  const rows = await db
-    .update(executionSteps)
-    .set({ status: 'waiting', wakeAt, updatedAt: sql`now()` })
-    .where(and(eq(executionSteps.executionId, executionId), eq(executionSteps.taskId, taskId), eq(executionSteps.status, 'running')))
-    .returning({ taskId: executionSteps.taskId });
+  // The execution's row is share-locked first, so this waits for a control action holding it (a
+  // signal, an approval: `lockExecutionRow`, FOR UPDATE) to commit. That action looked for
+  // waiting steps before this step was one and so woke nothing; the task's re-check after it is
+  // delayed then runs after that commit and sees what was sent.
+  const rows = await db.execute<{ task_id: string }>(sql`
+    with locked as (select id from ${executions} where id = ${executionId} for key share)
+    update ${executionSteps} set status = 'waiting', wake_at = ${wakeAt.toISOString()}::timestamptz, updated_at = now()
+    where execution_id = ${executionId} and task_id = ${taskId} and status = 'running' and exists (select 1 from locked)
+    returning task_id`);
   return rows.length > 0;
 }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { digestOf } from '@mc/shared/canonical-json';
 import { eq } from 'drizzle-orm';
 import { executionDataKeys, taskResults } from '@mc/server/db/schema';
-import { claimStep, completeStepStatement, decrementOpenSteps, findExecutionSealed, findSteps, findStepsIfNoneOpen, findTaskResult } from '@mc/server/executions/repository';
+import { claimStep, completeStepStatement, decrementOpenSteps, findExecutionSealed, findSteps, findStepsIfNoneOpen, findTaskResult, lockExecutionRow, markStepWaiting } from '@mc/server/executions/repository';
 import { sealTaskResult } from '@mc/server/payloads/payload-boundary';
 import { findDataKey } from '@mc/server/payloads/data-key-repository';
 import { startTestStack, type TestStack } from '../support/test-stack.ts';
@@ -149,5 +149,29 @@ describe('completeStepStatement with the task result', () => {
     expect((await findTaskResult(stack.deps.db, key))!.output).toBe(7);
     const [stepA] = (await findSteps(stack.deps.db, run.id)).filter((s) => s.taskId === 'a');
     expect(stepA!.status).toBe('running');
+  });
+});
+
+describe('markStepWaiting', () => {
+  it('waits for a control action holding the execution (a signal being recorded) to commit, so the task re-checks after it', async () => {
+    const run = await stack.trpc.executions.start.mutate({ workflowId, inputs: {} });
+    await claimStep(stack.deps.db, run.id, 'a');
+    let marked: Promise<boolean> | null = null;
+    let returned = false;
+    let returnedWhileHeld = true;
+    await stack.deps.db.transaction(async (tx) => {
+      await lockExecutionRow(tx, run.id);
+      marked = markStepWaiting(stack.deps.db, run.id, 'a', new Date(Date.now() + 60_000));
+      void marked.then(() => (returned = true));
+      await Bun.sleep(150);
+      returnedWhileHeld = returned;
+    });
+    expect(returnedWhileHeld).toBe(false);
+    expect(await marked!).toBe(true);
+    const [stepA] = (await findSteps(stack.deps.db, run.id)).filter((s) => s.taskId === 'a');
+    expect(stepA!.status).toBe('waiting');
+    expect(stepA!.wakeAt).toBeInstanceOf(Date);
+    // A step no longer running is not marked.
+    expect(await markStepWaiting(stack.deps.db, run.id, 'b', new Date())).toBe(false);
   });
 });
