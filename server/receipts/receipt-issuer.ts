@@ -222,7 +222,7 @@ type StoredReceipt = ReadyToIssue & Awaited<ReturnType<typeof signAndStore>> & {
  * execution that moved (both sent with the COMMIT).
  */
 async function recordReceipts(deps: Deps, stored: readonly StoredReceipt[]): Promise<void> {
-  await deps.db.transaction(async (tx) => {
+  const fresh = await deps.db.transaction(async (tx) => {
     const [inserted, settled] = await Promise.all([
       repo.insertReceipts(
         tx,
@@ -245,7 +245,6 @@ async function recordReceipts(deps: Deps, stored: readonly StoredReceipt[]): Pro
       ),
     ]);
     const fresh = stored.filter((s) => inserted.has(s.execution.id));
-    for (const s of fresh) receiptsSignedTotal.inc({ status: s.status });
     await appendAuditEvents(
       tx,
       fresh.map((s) => ({
@@ -257,7 +256,10 @@ async function recordReceipts(deps: Deps, stored: readonly StoredReceipt[]): Pro
       })),
     );
     await recordSettled(tx, settled, new Map(stored.map((s) => [s.execution.id, s.digest])));
+    return fresh;
   });
+  // Counted once committed: a group whose transaction fails signed nothing on record.
+  for (const s of fresh) receiptsSignedTotal.inc({ status: s.status });
 }
 
 /**
