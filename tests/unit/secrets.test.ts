@@ -163,6 +163,12 @@ describe('secret masking', () => {
     expect(maskSecretsInText('RED herring', ['RED'])).toBe(`${SECRET_MASK} herring`);
   });
 
+  it('keeps a `__proto__` key as a key, masked inside (seed 364566489 of the property below hit such a key)', () => {
+    const masked = maskSecrets(JSON.parse('{"__proto__":[" s3cret "],"a":1}'), ['s3cret']) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(masked)).toBe(Object.prototype);
+    expect(JSON.stringify(masked)).toBe(`{"__proto__":[" ${SECRET_MASK} "],"a":1}`);
+  });
+
   it('masks a secret embedded anywhere in random JSON (property)', () => {
     fc.assert(
       fc.property(fc.jsonValue(), secretArb, fc.nat(), fc.nat(), fc.string(), fc.string(), (json, secret, slot, offset, prefix, suffix) => {
@@ -213,7 +219,8 @@ function embed(json: unknown, e: { secret: string; slot: number; offset: number;
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) {
         const key = i++ === target ? insert(k) : k;
-        out[key] = walk(x);
+        // Defined, not assigned: a `__proto__` key must stay a key (assigned, it sets the prototype).
+        Object.defineProperty(out, key, { value: walk(x), enumerable: true, writable: true, configurable: true });
       }
       return out;
     }

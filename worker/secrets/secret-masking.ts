@@ -62,7 +62,9 @@ export function createSecretMasker(secretValues: Iterable<string>): SecretMasker
         let key = text(k);
         // Two keys that mask alike must not overwrite each other.
         for (let i = 2; Object.hasOwn(out, key); i++) key = `${text(k)}#${i}`;
-        out[key] = value(x, path);
+        // Defined, not assigned: a `__proto__` key (JSON.parse makes it an own key) would otherwise
+        // set the copy's prototype and vanish from its JSON.
+        Object.defineProperty(out, key, { value: value(x, path), enumerable: true, writable: true, configurable: true });
       }
       return out;
     } finally {
