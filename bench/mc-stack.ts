@@ -21,6 +21,8 @@ export interface McStackOptions {
   poolSize: number;
   /** Run both processes under `bun --cpu-prof-md`, writing profiles here. */
   cpuProfDir?: string;
+  /** `chrome`: `--cpu-prof` instead (a .cpuprofile with call trees; the markdown one's attribution is coarser). */
+  cpuProfFormat?: 'md' | 'chrome';
   /** Put a statement-counting proxy between each process and Postgres. */
   countQueries?: boolean;
   env?: Record<string, string>;
@@ -86,7 +88,8 @@ export async function startMcStack(opts: McStackOptions): Promise<McStack> {
   };
   const spawn = (entry: 'server/main.ts' | 'worker/main.ts', env: Record<string, string>) => {
     const name = entry.startsWith('server') ? 'server' : 'worker';
-    const prof = opts.cpuProfDir ? ['--cpu-prof-md', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${name}.md`] : [];
+    const chrome = opts.cpuProfFormat === 'chrome';
+    const prof = opts.cpuProfDir ? [chrome ? '--cpu-prof' : '--cpu-prof-md', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${name}.${chrome ? 'cpuprofile' : 'md'}`] : [];
     return Bun.spawn(['bun', ...prof, entry], {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },

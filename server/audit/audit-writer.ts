@@ -5,6 +5,7 @@ import type { AuditEvent, AuditEventType } from '@mc/shared/audit-event';
 import { eventPartition } from '@mc/shared/event-bus';
 import { assertValidEvent } from '@mc/shared/event-schema';
 import { deferToCommit, type Queryable } from '../db/client.ts';
+import { fixedStatement } from '../db/fixed-statement.ts';
 import { canonicalJson } from '@mc/shared/canonical-json';
 import { genesisHash } from './audit-chain.ts';
 
@@ -83,24 +84,14 @@ export async function appendAuditEvents(tx: Queryable, drafts: readonly AuditEve
   return events;
 }
 
-/**
- * Takes the chain lock (held to commit), then links and inserts the rows in one statement: the
- * head is read and each hash computed by Postgres, `sha256(previous hash ‖ canonical JSON)` —
- * the same bytes `chainHash` hashes (server/audit/audit-chain.ts), which verification recomputes.
- * The two statements go out together; the insert's snapshot is taken after the lock is granted
- * (read committed), so it sees every chain row committed before it.
- */
-async function writeChained(tx: Queryable, rows: ChainRow[]): Promise<void> {
-  pendingOfTransaction.delete(tx);
-  if (rows.length === 0) return;
-  const payload = JSON.stringify(rows.map((r, i) => ({ ...r, ord: i + 1 })));
-  const link = (prev: ReturnType<typeof sql.raw>) => sql`'sha256:' || encode(sha256(convert_to(${prev}, 'UTF8') || decode(i.canon, 'base64')), 'hex')`;
-  await Promise.all([
-    tx.execute(sql`select pg_advisory_xact_lock(${chainLockKey})`),
-    tx.execute(sql`
+const takeChainLock = fixedStatement(() => sql`select pg_advisory_xact_lock(${chainLockKey})`);
+
+const link = (prev: ReturnType<typeof sql.raw>) => sql`'sha256:' || encode(sha256(convert_to(${prev}, 'UTF8') || decode(i.canon, 'base64')), 'hex')`;
+const insertChained = fixedStatement<'payload'>(
+  () => sql`
       with recursive
         items as (
-          select * from jsonb_to_recordset(${payload}::jsonb) as r(
+          select * from jsonb_to_recordset(${sql.placeholder('payload')}::jsonb) as r(
             ord int, id uuid, tenant_id uuid, ts timestamptz, type text, actor jsonb, subject jsonb, data jsonb,
             workflow_id uuid, execution_id uuid, partition int, canon text)
         ),
@@ -113,6 +104,19 @@ async function writeChained(tx: Queryable, rows: ChainRow[]): Promise<void> {
       insert into audit_events (id, tenant_id, ts, type, actor, subject, data, workflow_id, execution_id, prev_hash, hash, partition)
       select i.id, i.tenant_id, i.ts, i.type, i.actor, i.subject, i.data, i.workflow_id, i.execution_id, c.prev_hash, c.hash, i.partition
       from chain c join items i using (ord)
-      order by c.ord`),
-  ]);
+      order by c.ord`,
+);
+
+/**
+ * Takes the chain lock (held to commit), then links and inserts the rows in one statement: the
+ * head is read and each hash computed by Postgres, `sha256(previous hash ‖ canonical JSON)` —
+ * the same bytes `chainHash` hashes (server/audit/audit-chain.ts), which verification recomputes.
+ * The two statements go out together; the insert's snapshot is taken after the lock is granted
+ * (read committed), so it sees every chain row committed before it.
+ */
+async function writeChained(tx: Queryable, rows: ChainRow[]): Promise<void> {
+  pendingOfTransaction.delete(tx);
+  if (rows.length === 0) return;
+  const payload = JSON.stringify(rows.map((r, i) => ({ ...r, ord: i + 1 })));
+  await Promise.all([takeChainLock(tx, {}), insertChained(tx, { payload })]);
 }

@@ -1,6 +1,7 @@
 import { digestOf } from '@mc/shared/canonical-json';
 import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import { writeAtCommit, type Queryable } from '../db/client.ts';
+import { fixedStatement } from '../db/fixed-statement.ts';
 import { prefixedColumns, rowOf, timestampOf } from '../db/raw-rows.ts';
 import { rowsByExecution } from '../db/rows-by-execution.ts';
 import {
@@ -99,12 +100,15 @@ export async function findStepsOfExecutions(db: Queryable, executionIds: readonl
  * round trip, without reading a big fan-out's steps at every completion that does not finish it.
  */
 export async function findStepsIfNoneOpen(db: Queryable, executionId: string): Promise<StepRow[]> {
-  return db
+  return (await stepsIfNoneOpen(db, { executionId })).map((raw) => rowOf(executionSteps, raw));
+}
+const stepsIfNoneOpen = fixedStatement<'executionId'>((q) =>
+  q
     .select()
     .from(executionSteps)
-    .where(and(eq(executionSteps.executionId, executionId), sql`(select open_steps from ${executions} where id = ${executionId}) = 0`))
-    .orderBy(asc(executionSteps.taskId));
-}
+    .where(and(eq(executionSteps.executionId, sql.placeholder('executionId')), sql`(select open_steps from ${executions} where id = ${sql.placeholder('executionId')}) = 0`))
+    .orderBy(asc(executionSteps.taskId)),
+);
 
 export async function listExecutions(
   db: Queryable,
@@ -127,9 +131,33 @@ export async function listExecutions(
     .limit(opts.limit + 1);
 }
 
-// The claim's select lists of the execution and its data key, built once (they never change).
-const claimedExecutionColumns = prefixedColumns(executions, 'e', 'e__');
-const claimedDataKeyColumns = prefixedColumns(executionDataKeys, 'k', 'k__');
+const executionIdValue = sql.placeholder('executionId');
+const taskIdValue = sql.placeholder('taskId');
+
+// Rendered once (fixedStatement): its text, two select lists included, never changes.
+const claimStatement = fixedStatement<'executionId' | 'taskId'>(
+  () => sql`
+    with claimed as (
+      update ${executionSteps}
+      set status = 'running',
+          -- A waiting step woken up (its sleep ended, a signal or an approval came) is the same attempt going on.
+          attempts = attempts + case when status = 'waiting' then 0 else 1 end,
+          started_at = coalesce(started_at, now()),
+          updated_at = now()
+      where execution_id = ${executionIdValue} and task_id = ${taskIdValue} and status in ('queued', 'running', 'waiting')
+        and exists (select 1 from ${executions} e where e.id = ${executionIdValue} and e.status in ('pending', 'running'))
+      returning *
+    ), started as (
+      update ${executions} set status = 'running', started_at = now()
+      where id = ${executionIdValue} and status = 'pending' and exists (select 1 from claimed)
+      returning created_at, started_at
+    )
+    select claimed.*, started.created_at as mc_execution_created_at, started.started_at as mc_execution_started_at,
+           ${prefixedColumns(executions, 'e', 'e__')}, ${prefixedColumns(executionDataKeys, 'k', 'k__')}
+    from claimed left join started on true
+      join ${executions} e on e.id = ${executionIdValue}
+      left join ${executionDataKeys} k on k.execution_id = ${executionIdValue}`,
+);
 
 /**
  * Takes a step for a delivery and, when it is the execution's first, starts the execution
@@ -146,27 +174,7 @@ export async function claimStep(
   executionId: string,
   taskId: string,
 ): Promise<{ step: StepRow; started: { createdAt: Date; startedAt: Date } | null; execution: ExecutionRow; dataKey: DataKeyRow | null } | null> {
-  const [raw] = await db.execute<Record<string, unknown>>(sql`
-    with claimed as (
-      update ${executionSteps}
-      set status = 'running',
-          -- A waiting step woken up (its sleep ended, a signal or an approval came) is the same attempt going on.
-          attempts = attempts + case when status = 'waiting' then 0 else 1 end,
-          started_at = coalesce(started_at, now()),
-          updated_at = now()
-      where execution_id = ${executionId} and task_id = ${taskId} and status in ('queued', 'running', 'waiting')
-        and exists (select 1 from ${executions} e where e.id = ${executionId} and e.status in ('pending', 'running'))
-      returning *
-    ), started as (
-      update ${executions} set status = 'running', started_at = now()
-      where id = ${executionId} and status = 'pending' and exists (select 1 from claimed)
-      returning created_at, started_at
-    )
-    select claimed.*, started.created_at as mc_execution_created_at, started.started_at as mc_execution_started_at,
-           ${claimedExecutionColumns}, ${claimedDataKeyColumns}
-    from claimed left join started on true
-      join ${executions} e on e.id = ${executionId}
-      left join ${executionDataKeys} k on k.execution_id = ${executionId}`);
+  const [raw] = await claimStatement(db, { executionId, taskId });
   if (!raw) return null;
   const createdAt = raw.mc_execution_created_at;
   const startedAt = raw.mc_execution_started_at;
@@ -223,6 +231,54 @@ export interface StepCompletion {
   released: { taskId: string; runnerClass: string }[];
 }
 
+type CompletionValue = 'executionId' | 'taskId' | 'idempotencyKey' | 'outputDigest' | 'costUsd' | 'finishedAt' | 'durationMs' | 'statuses' | 'dependents';
+type ResultValue = 'resultKey' | 'resultTenantId' | 'resultExecutionId' | 'resultTaskId' | 'output';
+
+/** `completeStepStatement`'s text, with or without storing the task's result (each rendered once). */
+function completionSql(storeResult: boolean) {
+  const v = (name: CompletionValue | ResultValue) => sql.placeholder(name);
+  const store = storeResult
+    ? sql`stored as (
+      insert into ${taskResults} (idempotency_key, tenant_id, execution_id, task_id, output, output_digest)
+      values (${v('resultKey')}, ${v('resultTenantId')}, ${v('resultExecutionId')}, ${v('resultTaskId')}, ${v('output')}::jsonb, ${v('outputDigest')})
+      on conflict do nothing
+      returning output_digest
+    ), `
+    : sql``;
+  // The statement's snapshot does not see its own insert: ours, else the one stored before under
+  // the key. (One stored by a delivery still uncommitted at our snapshot committed its completion
+  // with it, under the execution's lock, so this step no longer moves; ours is the last resort.)
+  const digest = storeResult
+    ? sql`coalesce((select output_digest from stored), (select output_digest from ${taskResults} where idempotency_key = ${v('resultKey')}), ${v('outputDigest')})`
+    : sql`${v('outputDigest')}`;
+  return sql`
+    with ${store}locked as (
+      select status, open_steps from ${executions}
+      where id = ${v('executionId')} and status in (select jsonb_array_elements_text(${v('statuses')}::jsonb))
+      for update
+    ), moved as (
+      update ${executionSteps}
+      set status = 'succeeded', idempotency_key = ${v('idempotencyKey')}, output_digest = ${digest}, error = null,
+          cost_usd = ${v('costUsd')}, finished_at = ${v('finishedAt')}::timestamptz, duration_ms = ${v('durationMs')}::int, updated_at = now()
+      where execution_id = ${v('executionId')} and task_id = ${v('taskId')} and status = 'running' and exists (select 1 from locked)
+      returning task_id
+    ), counted as (
+      update ${executions} set open_steps = open_steps - 1
+      where id = ${v('executionId')} and exists (select 1 from moved)
+      returning status, open_steps
+    ), released as (
+      update ${executionSteps}
+      set remaining_needs = remaining_needs - 1, status = case when remaining_needs = 1 then 'queued' else status end, updated_at = now()
+      where execution_id = ${v('executionId')} and status = 'pending' and exists (select 1 from moved)
+        and task_id in (select jsonb_array_elements_text(${v('dependents')}::jsonb))
+      returning task_id, status, runner_class
+    )
+    select coalesce((select row_to_json(c) from counted c), (select row_to_json(l) from locked l)) as locked, exists (select 1 from moved) as moved,
+           coalesce((select json_agg(r) from released r), '[]'::json) as released`;
+}
+const completeOnly = fixedStatement<CompletionValue>(() => completionSql(false));
+const completeStoringResult = fixedStatement<CompletionValue | ResultValue>(() => completionSql(true));
+
 /**
  * A step's success, in one statement (one round trip on the hottest path of the engine): the
  * execution's row lock — if it is in one of `statuses`; then, only if that matched, the step
@@ -245,44 +301,27 @@ export async function completeStepStatement(
   dependents: readonly string[],
   sealed?: typeof taskResults.$inferInsert,
 ): Promise<StepCompletion> {
-  const store = sealed
-    ? sql`stored as (
-      insert into ${taskResults} (idempotency_key, tenant_id, execution_id, task_id, output, output_digest)
-      values (${sealed.idempotencyKey}, ${sealed.tenantId}, ${sealed.executionId}, ${sealed.taskId}, ${JSON.stringify(sealed.output)}::jsonb, ${sealed.outputDigest})
-      on conflict do nothing
-      returning output_digest
-    ), `
-    : sql``;
-  // The statement's snapshot does not see its own insert: ours, else the one stored before under
-  // the key. (One stored by a delivery still uncommitted at our snapshot committed its completion
-  // with it, under the execution's lock, so this step no longer moves; ours is the last resort.)
-  const digest = sealed
-    ? sql`coalesce((select output_digest from stored), (select output_digest from ${taskResults} where idempotency_key = ${sealed.idempotencyKey}), ${sealed.outputDigest})`
-    : sql`${step.outputDigest}`;
-  const [row] = await db.execute<{ locked: { status: ExecutionStatus; open_steps: number } | null; moved: boolean; released: { task_id: string; status: string; runner_class: string }[] }>(sql`
-    with ${store}locked as (
-      select status, open_steps from ${executions}
-      where id = ${step.executionId} and status in (select jsonb_array_elements_text(${JSON.stringify(statuses)}::jsonb))
-      for update
-    ), moved as (
-      update ${executionSteps}
-      set status = 'succeeded', idempotency_key = ${step.idempotencyKey}, output_digest = ${digest}, error = null,
-          cost_usd = ${step.costUsd}, finished_at = ${step.finishedAt.toISOString()}::timestamptz, duration_ms = ${step.durationMs}::int, updated_at = now()
-      where execution_id = ${step.executionId} and task_id = ${step.taskId} and status = 'running' and exists (select 1 from locked)
-      returning task_id
-    ), counted as (
-      update ${executions} set open_steps = open_steps - 1
-      where id = ${step.executionId} and exists (select 1 from moved)
-      returning status, open_steps
-    ), released as (
-      update ${executionSteps}
-      set remaining_needs = remaining_needs - 1, status = case when remaining_needs = 1 then 'queued' else status end, updated_at = now()
-      where execution_id = ${step.executionId} and status = 'pending' and exists (select 1 from moved)
-        and task_id in (select jsonb_array_elements_text(${JSON.stringify(dependents)}::jsonb))
-      returning task_id, status, runner_class
-    )
-    select coalesce((select row_to_json(c) from counted c), (select row_to_json(l) from locked l)) as locked, exists (select 1 from moved) as moved,
-           coalesce((select json_agg(r) from released r), '[]'::json) as released`);
+  const values = {
+    executionId: step.executionId,
+    taskId: step.taskId,
+    idempotencyKey: step.idempotencyKey,
+    outputDigest: sealed?.outputDigest ?? step.outputDigest,
+    costUsd: step.costUsd,
+    finishedAt: step.finishedAt.toISOString(),
+    durationMs: step.durationMs,
+    statuses: JSON.stringify(statuses),
+    dependents: JSON.stringify(dependents),
+  };
+  const [row] = (sealed
+    ? await completeStoringResult(db, {
+        ...values,
+        resultKey: sealed.idempotencyKey,
+        resultTenantId: sealed.tenantId,
+        resultExecutionId: sealed.executionId,
+        resultTaskId: sealed.taskId,
+        output: JSON.stringify(sealed.output),
+      })
+    : await completeOnly(db, values)) as { locked: { status: ExecutionStatus; open_steps: number } | null; moved: boolean; released: { task_id: string; status: string; runner_class: string }[] }[];
   const locked = row?.locked ? { status: row.locked.status, openSteps: Number(row.locked.open_steps) } : null;
   return {
     locked,
@@ -310,23 +349,54 @@ export async function finishExecution(db: Queryable, executionId: string, known?
   const steps = known ?? (await findSteps(db, executionId));
   const failed = steps.filter((s) => s.status === 'failed');
   const outputs = Object.fromEntries(steps.filter((s) => s.outputDigest).map((s) => [s.taskId, s.outputDigest]));
-  const [row] = await db
+  const [raw] = await finishStatement(db, {
+    executionId,
+    outcome: failed.length > 0 ? 'failed' : 'succeeded',
+    outputsDigest: digestOf(outputs),
+    error: failed.length > 0 ? `task${failed.length > 1 ? 's' : ''} ${failed.map((f) => f.taskId).join(', ')} failed` : null,
+  });
+  const row = rowOf(executions, raw!);
+  await settleSpend(db, row);
+  return row;
+}
+// Rendered once (fixedStatement): every execution finishes through it.
+const finishStatement = fixedStatement<'executionId' | 'outcome' | 'outputsDigest' | 'error'>((q) =>
+  q
     .update(executions)
     .set({
       status: 'receipt_pending',
-      outcome: failed.length > 0 ? 'failed' : 'succeeded',
+      outcome: sql`${sql.placeholder('outcome')}`,
       finishedAt: sql`now()`,
-      outputsDigest: digestOf(outputs),
-      error: failed.length > 0 ? `task${failed.length > 1 ? 's' : ''} ${failed.map((f) => f.taskId).join(', ')} failed` : null,
-      costUsd: sql`(select coalesce(sum(cost_usd), 0) from execution_steps where execution_id = ${executionId})`,
+      outputsDigest: sql`${sql.placeholder('outputsDigest')}`,
+      error: sql`${sql.placeholder('error')}`,
+      costUsd: sql`(select coalesce(sum(cost_usd), 0) from execution_steps where execution_id = ${sql.placeholder('executionId')})`,
     })
-    .where(eq(executions.id, executionId))
-    .returning();
-  await settleSpend(db, row!);
-  return row!;
-}
+    .where(eq(executions.id, sql.placeholder('executionId')))
+    .returning(),
+);
+
+// A task's log line, one at a time: the common case, rendered once. (`data` goes as JSON text: a
+// jsonb column's own encoder would turn a null into JSON null.)
+const insertLogLine = fixedStatement<'tenantId' | 'executionId' | 'taskId' | 'attempt' | 'level' | 'message' | 'data'>(
+  () => sql`insert into ${executionLogs} (tenant_id, execution_id, task_id, attempt, level, message, data)
+    values (${sql.placeholder('tenantId')}, ${sql.placeholder('executionId')}, ${sql.placeholder('taskId')}, ${sql.placeholder('attempt')}::int,
+            ${sql.placeholder('level')}, ${sql.placeholder('message')}, ${sql.placeholder('data')}::jsonb)`,
+);
 
 export async function appendLogs(db: Queryable, rows: (typeof executionLogs.$inferInsert)[]): Promise<void> {
+  if (rows.length === 1) {
+    const [r] = rows as [typeof executionLogs.$inferInsert];
+    await insertLogLine(db, {
+      tenantId: r.tenantId,
+      executionId: r.executionId,
+      taskId: r.taskId ?? null,
+      attempt: r.attempt ?? null,
+      level: r.level,
+      message: r.message,
+      data: r.data === null || r.data === undefined ? null : JSON.stringify(r.data),
+    });
+    return;
+  }
   if (rows.length > 0) await db.insert(executionLogs).values(rows);
 }
 
@@ -407,12 +477,15 @@ export async function findExecutionsMissingReceipts(db: Queryable, olderThanMs: 
 
 /** Executions of a tenant not yet finished: what the concurrency quota counts. */
 export async function countActiveExecutions(db: Queryable, tenantId: string): Promise<number> {
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(executions)
-    .where(and(eq(executions.tenantId, tenantId), inArray(executions.status, [...activeExecutionStatuses])));
-  return row?.n ?? 0;
+  const [row] = await activeExecutionCount(db, { tenantId });
+  return Number(row?.n ?? 0);
 }
+const activeExecutionCount = fixedStatement<'tenantId'>((q) =>
+  q
+    .select({ n: sql<number>`count(*)::int`.as('n') })
+    .from(executions)
+    .where(and(eq(executions.tenantId, sql.placeholder('tenantId')), inArray(executions.status, [...activeExecutionStatuses]))),
+);
 
 /** Executions of a tenant not yet finished that have a task on the given runner class. */
 export async function countActiveExecutionsInRunnerClass(db: Queryable, tenantId: string, runnerClass: string): Promise<number> {

@@ -1,5 +1,7 @@
 import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
+import { fixedStatement } from '../db/fixed-statement.ts';
+import { prefixedColumns, rowOf } from '../db/raw-rows.ts';
 import { apiTokens, tenants } from '../db/schema.ts';
 
 export type TenantRow = typeof tenants.$inferSelect;
@@ -35,14 +37,16 @@ export async function insertToken(db: Queryable, row: typeof apiTokens.$inferIns
 }
 
 /** The token with its tenant, by hash: what authentication looks up on every request. */
-export async function findTokenByHash(db: Queryable, tokenHash: string) {
-  const [row] = await db
-    .select({ token: apiTokens, tenant: tenants })
-    .from(apiTokens)
-    .innerJoin(tenants, eq(tenants.id, apiTokens.tenantId))
-    .where(eq(apiTokens.tokenHash, tokenHash));
-  return row ?? null;
+export async function findTokenByHash(db: Queryable, tokenHash: string): Promise<{ token: TokenRow; tenant: typeof tenants.$inferSelect } | null> {
+  const [raw] = await tokenWithTenant(db, { tokenHash });
+  return raw ? { token: rowOf(apiTokens, raw, 't__'), tenant: rowOf(tenants, raw, 'n__') } : null;
 }
+// Rendered once (fixedStatement): every authenticated request runs it.
+const tokenWithTenant = fixedStatement<'tokenHash'>(
+  () => sql`select ${prefixedColumns(apiTokens, 't', 't__')}, ${prefixedColumns(tenants, 'n', 'n__')}
+    from ${apiTokens} t join ${tenants} n on n.id = t.tenant_id
+    where t.token_hash = ${sql.placeholder('tokenHash')}`,
+);
 
 export async function listTokens(db: Queryable, tenantId: string): Promise<TokenRow[]> {
   return db.select().from(apiTokens).where(eq(apiTokens.tenantId, tenantId)).orderBy(asc(apiTokens.createdAt));

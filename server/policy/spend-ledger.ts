@@ -1,5 +1,6 @@
-import { and, eq, gte, lt, sql } from 'drizzle-orm';
+import { lt, sql } from 'drizzle-orm';
 import { writeAtCommit, type Queryable } from '../db/client.ts';
+import { fixedStatement } from '../db/fixed-statement.ts';
 import { tenantSpendMinutes } from '../db/schema.ts';
 
 /**
@@ -40,12 +41,14 @@ export async function settleSpend(db: Queryable, run: { tenantId: string; create
 /** The tenant's spend over the last `windowHours` (minute granularity: the window's first minute counts whole). */
 export async function windowSpendUsd(db: Queryable, tenantId: string, windowHours: number, now = new Date()): Promise<number> {
   const since = new Date(Math.floor((now.getTime() - windowHours * 3_600_000) / 60_000) * 60_000);
-  const [row] = await db
-    .select({ total: sql<string>`coalesce(sum(${tenantSpendMinutes.amountUsd}), 0)` })
-    .from(tenantSpendMinutes)
-    .where(and(eq(tenantSpendMinutes.tenantId, tenantId), gte(tenantSpendMinutes.minute, since)));
+  const [row] = await spendSince(db, { tenantId, since: since.toISOString() });
   return Number(row?.total ?? 0);
 }
+// Rendered once (fixedStatement): the budget pack asks at every start.
+const spendSince = fixedStatement<'tenantId' | 'since'>(
+  () => sql`select coalesce(sum(${tenantSpendMinutes.amountUsd}), 0) as total from ${tenantSpendMinutes}
+    where ${tenantSpendMinutes.tenantId} = ${sql.placeholder('tenantId')} and ${tenantSpendMinutes.minute} >= ${sql.placeholder('since')}::timestamptz`,
+);
 
 /** Retention: minutes older than `before` no longer fall in any window. */
 export async function pruneSpend(db: Queryable, before: Date): Promise<number> {

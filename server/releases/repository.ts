@@ -1,6 +1,8 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { compareSemver } from '@mc/shared/semver';
 import type { Queryable } from '../db/client.ts';
+import { fixedStatement } from '../db/fixed-statement.ts';
+import { rowOf } from '../db/raw-rows.ts';
 import { releaseEvents, releaseRequests, releases, releaseTracks, workflows } from '../db/schema.ts';
 
 export type ReleaseRow = typeof releases.$inferSelect;
@@ -16,12 +18,16 @@ export async function findRelease(db: Queryable, id: string, tenantId?: string):
 }
 
 export async function findActiveRelease(db: Queryable, tenantId: string, workflowName: string): Promise<ReleaseRow | null> {
-  const [row] = await db
+  const [raw] = await activeRelease(db, { tenantId, workflowName });
+  return raw ? rowOf(releases, raw) : null;
+}
+// Rendered once (fixedStatement): a start by name asks at every start.
+const activeRelease = fixedStatement<'tenantId' | 'workflowName'>((q) =>
+  q
     .select()
     .from(releases)
-    .where(and(eq(releases.tenantId, tenantId), eq(releases.workflowName, workflowName), eq(releases.status, 'active')));
-  return row ?? null;
-}
+    .where(and(eq(releases.tenantId, sql.placeholder('tenantId')), eq(releases.workflowName, sql.placeholder('workflowName')), eq(releases.status, 'active'))),
+);
 
 /** Active releases of one tenant, or of every tenant (the controller's and Sev1 containment's view). */
 export async function listActiveReleases(db: Queryable, tenantId?: string): Promise<ReleaseRow[]> {
