@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsync, linkSync, mkdirSync, openSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, linkSync, mkdirSync, open, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -29,6 +29,7 @@ import {
  * Names starting with `.mc-` are reserved for this bookkeeping and refused as key segments.
  */
 const fsyncAsync = promisify(fsync);
+const openAsync = promisify(open);
 
 export class FsObjectStore implements ObjectStore {
   readonly kind = 'fs' as const;
@@ -66,13 +67,16 @@ export class FsObjectStore implements ObjectStore {
 
     // The small calls below are made synchronously: on a local disk each takes microseconds, less
     // than handing it to a thread and waking the event loop for its answer (a put was ~12 such
-    // hand-offs). Only the fsync, which waits for the device, goes to a thread.
+    // hand-offs). Those that wait go to a thread: the fsync, which waits for the device, and the two
+    // file creations: on ext4 under load (other puts' fsyncs committing the journal) a create
+    // waited 1.3–1.5 ms (measured); made synchronously, the two blocked this process's event loop
+    // a quarter of the time at ~100 receipts/s.
     const temp = join(dir, `.mc-tmp-${basename(path)}.${randomBytes(6).toString('hex')}`);
     let sidecar: string | undefined;
     try {
       // 0444: a written object is not meant to change; the mode applies to later opens only,
       // so this descriptor can still write the body.
-      const fd = openSync(temp, 'wx', 0o444);
+      const fd = await openAsync(temp, 'wx', 0o444);
       let ino: bigint;
       try {
         writeAll(fd, toBytes(body));
@@ -84,7 +88,7 @@ export class FsObjectStore implements ObjectStore {
       if (opts.retainUntil) {
         sidecar = retentionPath(path, ino);
         const record: RetentionRecord = { retainUntil: opts.retainUntil.toISOString(), contentType: opts.contentType };
-        writeRetention(sidecar, JSON.stringify(record) + '\n');
+        await writeRetention(sidecar, JSON.stringify(record) + '\n');
       }
       linkSync(temp, path);
       sidecar = undefined; // it now belongs to the stored object
@@ -267,13 +271,13 @@ function removeIfPresentSync(path: string): void {
  * a crash (inode numbers are reused); left in place, its EEXIST would read as "object exists", so
  * it is removed and the write made again.
  */
-function writeRetention(sidecar: string, text: string): void {
+async function writeRetention(sidecar: string, text: string): Promise<void> {
   try {
-    writeFileSync(sidecar, text, { flag: 'wx', mode: 0o444 });
+    await writeFile(sidecar, text, { flag: 'wx', mode: 0o444 });
   } catch (e) {
     if (errno(e) !== 'EEXIST') throw e;
     unlinkSync(sidecar);
-    writeFileSync(sidecar, text, { flag: 'wx', mode: 0o444 });
+    await writeFile(sidecar, text, { flag: 'wx', mode: 0o444 });
   }
 }
 
