@@ -30,13 +30,49 @@ export type NewStepRow = typeof executionSteps.$inferInsert;
 
 export async function insertExecution(db: Queryable, row: NewExecutionRow): Promise<ExecutionRow | null> {
   // Inputs are stored sealed (server/payloads/); the caller gets them back as it gave them.
-  const sealed = await sealNewExecution(db, row);
-  const [inserted] = await db.insert(executions).values(sealed.row).onConflictDoNothing().returning();
-  if (!inserted) return null;
+  const { row: r, storeKey } = await sealNewExecution(db, row);
+  const [raw] = await insertExecutionStatement(db, {
+    id: r.id,
+    tenantId: r.tenantId,
+    workflowId: r.workflowId,
+    status: r.status ?? 'pending',
+    region: r.region,
+    actorSub: r.actorSub,
+    idempotencyKey: r.idempotencyKey ?? null,
+    inputs: r.inputs,
+    inputsDigest: r.inputsDigest,
+    rollout: r.rollout ?? null,
+    traceId: r.traceId ?? null,
+    costEstimateUsd: r.costEstimateUsd ?? '0',
+    openSteps: r.openSteps,
+    inputsClass: r.inputsClass ?? 'sensitive',
+    actorRole: r.actorRole ?? null,
+    priority: r.priority ?? 'normal',
+    concurrencyKey: r.concurrencyKey ?? null,
+    concurrencyLimit: r.concurrencyLimit ?? null,
+    rerunOf: r.rerunOf ?? null,
+    idempotencyScope: r.idempotencyScope ?? null,
+    scheduleId: r.scheduleId ?? null,
+  });
+  if (!raw) return null;
+  const inserted = rowOf(executions, raw);
   await addSpend(db, inserted.tenantId, inserted.createdAt, inserted.costEstimateUsd);
-  await sealed.storeKey(db);
+  await storeKey(db);
   return { ...inserted, inputs: row.inputs ?? {} };
 }
+
+// A start's columns, all of them always given (the rest keep their defaults): rendered once.
+const insertedColumns = [
+  'id', 'tenantId', 'workflowId', 'status', 'region', 'actorSub', 'idempotencyKey', 'inputs', 'inputsDigest', 'rollout', 'traceId',
+  'costEstimateUsd', 'openSteps', 'inputsClass', 'actorRole', 'priority', 'concurrencyKey', 'concurrencyLimit', 'rerunOf', 'idempotencyScope', 'scheduleId',
+] as const satisfies readonly (keyof NewExecutionRow)[];
+const insertExecutionStatement = fixedStatement<(typeof insertedColumns)[number]>((q) =>
+  q
+    .insert(executions)
+    .values(Object.fromEntries(insertedColumns.map((c) => [c, sql.placeholder(c)])) as unknown as NewExecutionRow)
+    .onConflictDoNothing()
+    .returning(),
+);
 
 /** Rows per insert statement: Postgres caps a statement at 65,535 parameters and a step row has ~6. */
 const stepInsertChunk = 5000;
