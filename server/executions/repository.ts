@@ -1,5 +1,5 @@
 import { digestOf } from '@mc/shared/canonical-json';
-import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, is, lt, or, SQL, sql } from 'drizzle-orm';
 import { writeAtCommit, type Queryable } from '../db/client.ts';
 import { fixedStatement } from '../db/fixed-statement.ts';
 import { prefixedColumns, rowOf, timestampOf } from '../db/raw-rows.ts';
@@ -28,51 +28,40 @@ export type StepRow = typeof executionSteps.$inferSelect;
 export type NewExecutionRow = typeof executions.$inferInsert;
 export type NewStepRow = typeof executionSteps.$inferInsert;
 
-export async function insertExecution(db: Queryable, row: NewExecutionRow): Promise<ExecutionRow | null> {
-  // Inputs are stored sealed (server/payloads/); the caller gets them back as it gave them.
-  const { row: r, storeKey } = await sealNewExecution(db, row);
-  const [raw] = await insertExecutionStatement(db, {
-    id: r.id,
-    tenantId: r.tenantId,
-    workflowId: r.workflowId,
-    status: r.status ?? 'pending',
-    region: r.region,
-    actorSub: r.actorSub,
-    idempotencyKey: r.idempotencyKey ?? null,
-    inputs: r.inputs,
-    inputsDigest: r.inputsDigest,
-    rollout: r.rollout ?? null,
-    traceId: r.traceId ?? null,
-    costEstimateUsd: r.costEstimateUsd ?? '0',
-    openSteps: r.openSteps,
-    inputsClass: r.inputsClass ?? 'sensitive',
-    actorRole: r.actorRole ?? null,
-    priority: r.priority ?? 'normal',
-    concurrencyKey: r.concurrencyKey ?? null,
-    concurrencyLimit: r.concurrencyLimit ?? null,
-    rerunOf: r.rerunOf ?? null,
-    idempotencyScope: r.idempotencyScope ?? null,
-    scheduleId: r.scheduleId ?? null,
-  });
-  if (!raw) return null;
-  const inserted = rowOf(executions, raw);
-  await addSpend(db, inserted.tenantId, inserted.createdAt, inserted.costEstimateUsd);
-  await storeKey(db);
-  return { ...inserted, inputs: row.inputs ?? {} };
-}
-
-// A start's columns, all of them always given (the rest keep their defaults): rendered once.
+/** The columns a start writes (the others keep their defaults): one fixed statement renders them all. */
 const insertedColumns = [
   'id', 'tenantId', 'workflowId', 'status', 'region', 'actorSub', 'idempotencyKey', 'inputs', 'inputsDigest', 'rollout', 'traceId',
   'costEstimateUsd', 'openSteps', 'inputsClass', 'actorRole', 'priority', 'concurrencyKey', 'concurrencyLimit', 'rerunOf', 'idempotencyScope', 'scheduleId',
 ] as const satisfies readonly (keyof NewExecutionRow)[];
-const insertExecutionStatement = fixedStatement<(typeof insertedColumns)[number]>((q) =>
+type InsertedColumn = (typeof insertedColumns)[number];
+const insertExecutionStatement = fixedStatement<InsertedColumn>((q) =>
   q
     .insert(executions)
     .values(Object.fromEntries(insertedColumns.map((c) => [c, sql.placeholder(c)])) as unknown as NewExecutionRow)
     .onConflictDoNothing()
     .returning(),
 );
+
+/** A value not given takes its column's default from the schema (status, priority, …); SQL defaults (`id`'s) are not values, and sealing gives an id. */
+const schemaDefaults: Partial<Record<InsertedColumn, unknown>> = Object.fromEntries(
+  insertedColumns.flatMap((c) => {
+    const d = getTableColumns(executions)[c].default;
+    return d === undefined || is(d, SQL) ? [] : [[c, d]];
+  }),
+);
+
+/** `row` takes only the columns the statement writes, so a value for any other is a type error, not silently dropped. */
+export async function insertExecution(db: Queryable, row: Pick<NewExecutionRow, InsertedColumn>): Promise<ExecutionRow | null> {
+  // Inputs are stored sealed (server/payloads/); the caller gets them back as it gave them.
+  const { row: sealed, storeKey } = await sealNewExecution(db, row);
+  const values = Object.fromEntries(insertedColumns.map((c) => [c, sealed[c] ?? schemaDefaults[c] ?? null])) as Record<InsertedColumn, unknown>;
+  const [raw] = await insertExecutionStatement(db, values);
+  if (!raw) return null;
+  const inserted = rowOf(executions, raw);
+  await addSpend(db, inserted.tenantId, inserted.createdAt, inserted.costEstimateUsd);
+  await storeKey(db);
+  return { ...inserted, inputs: row.inputs ?? {} };
+}
 
 /** Rows per insert statement: Postgres caps a statement at 65,535 parameters and a step row has ~6. */
 const stepInsertChunk = 5000;
