@@ -21,6 +21,7 @@ import { isKnownPackage } from '@mc/shared/task-packages';
 import { createSecretMasker } from './secrets/secret-masking.ts';
 import { resolveSecrets, type SecretProvider } from './secrets/secret-provider.ts';
 import { RunningTasks } from './running-tasks.ts';
+import { WakeTimers } from './wake-timers.ts';
 import { taskImplementations } from './tasks/registry.ts';
 import { NonRetryableTaskError, SuspendTask, type DurableControl, type TaskRunContext } from './tasks/task-context.ts';
 
@@ -32,10 +33,12 @@ const infraRetryDelayMs = 1_000;
 /**
  * `secrets`: the worker's provider (`createSecretProvider` from config); without one every `${{ secrets.X }}` is unset.
  * `running`: the registry a cancel reaches running tasks through (the worker runtime feeds it from pub/sub and polling).
+ * `wakes`: the timers that promote this processor's suspended jobs when due (the runtime clears them on close).
  */
-export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider; running?: RunningTasks } = {}) {
+export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider; running?: RunningTasks; wakes?: WakeTimers } = {}) {
   const { secrets } = opts;
   const running = opts.running ?? new RunningTasks(deps.config.MC_CANCEL_GRACE_MS);
+  const wakes = opts.wakes ?? new WakeTimers();
   const resolve = secrets ? (names: string[]) => resolveSecrets(secrets, names) : undefined;
   // The receipts of runs this processor's tasks finish, issued in groups (see ReceiptGroup).
   const receipts = new ReceiptGroup((requests) => issueReceipts(deps, requests));
@@ -156,6 +159,7 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
     if (!(await suspendStep(deps, ctx, e.until))) return { skipped: 'step is no longer running' };
     await job.moveToDelayed(e.until.getTime(), token);
     if (e.recheck && (await e.recheck().catch(() => false))) await job.promote().catch(() => undefined);
+    else wakes.schedule(e.until.getTime(), () => job.promote());
     throw new DelayedError();
   }
 

@@ -8,6 +8,7 @@ import { createSecretProvider } from './secrets/secret-provider-factory.ts';
 import { createTaskProcessor } from './task-processor.ts';
 import { startEngineControl } from './engine-control.ts';
 import { RunningTasks } from './running-tasks.ts';
+import { WakeTimers } from './wake-timers.ts';
 import { instrumentTaskProcessor } from './task-telemetry.ts';
 import { startOutboxRelay } from '@mc/server/audit/outbox-relay';
 import { startRetentionJobs } from './retention-jobs.ts';
@@ -49,7 +50,8 @@ export function startWorkerRuntime(deps: Deps): WorkerRuntime {
   });
   // Cancel and reject reach running tasks through this registry (worker/engine-control.ts).
   const running = new RunningTasks(config.MC_CANCEL_GRACE_MS);
-  const taskProcessor = instrumentTaskProcessor(deps, createTaskProcessor(deps, { secrets, running }));
+  const wakes = new WakeTimers();
+  const taskProcessor = instrumentTaskProcessor(deps, createTaskProcessor(deps, { secrets, running, wakes }));
   const taskWorkers = config.WORKER_RUNNER_CLASSES.map((rc) => {
     const w = new Worker(taskQueueName(rc), taskProcessor, { ...common, concurrency: config.WORKER_CONCURRENCY });
     // A finished job frees a slot in the runner queue's window: let the fair dispatcher fill it.
@@ -84,6 +86,7 @@ export function startWorkerRuntime(deps: Deps): WorkerRuntime {
       await relay.close();
       clearInterval(sweepTimer);
       await Promise.all(workers.map((w) => w.close()));
+      wakes.clear();
       await engineControl.close();
       await releaseController.close();
       await retention.close();
