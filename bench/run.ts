@@ -19,7 +19,7 @@ import { bullmqOneTask } from './peers/bullmq.ts';
 import { bullmqFlowDiamond } from './peers/flow.ts';
 import { graphilePeers } from './peers/graphile.ts';
 import { pgBossPeers } from './peers/pgboss.ts';
-import { adminDatabaseUrl, benchRedisUrl } from './pg-admin.ts';
+import { adminDatabaseUrl, benchRedisUrl, checkpoint } from './pg-admin.ts';
 import { toMarkdown, type BenchResults, type MachineInfo } from './report.ts';
 import type { BenchSettings } from './settings.ts';
 
@@ -99,6 +99,7 @@ async function part(name: Part, title: string, body: () => Promise<void>) {
   if (!selected.has(name)) return;
   log(title);
   try {
+    await checkpoint();
     await body();
   } catch (e) {
     failures.push(`${name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
