@@ -58,7 +58,8 @@ export interface UnsentWrite extends SQLWrapper {
 
 interface QueuedWrite {
   table: Table;
-  write: UnsentWrite;
+  /** A function when the write is rendered at commit, from what the transaction gathered by then. */
+  write: UnsentWrite | (() => UnsentWrite);
 }
 
 /** Work queued on an open transaction, sent as its last statements (see `deferToCommit`). */
@@ -92,29 +93,54 @@ export function deferToCommit(tx: object, work: () => Promise<unknown>, opts: { 
  * A write that nothing later in the transaction reads back (a history row, a decision record, a
  * companion row of one just inserted): on a transaction it is sent with the COMMIT instead of
  * costing a round trip of its own; on the pool, or a transaction without the hook, it runs now.
- * A transaction's writes go out as one statement (`sendWrites`). `table`: the table it writes.
+ * A transaction's writes go out together (`sendWrites`). `table`: the table it writes. `write`
+ * may be a function, called at commit: a write that sums what several callers of one
+ * transaction add (`addSpend`) is rendered once they have all added.
  */
-export async function writeAtCommit(db: object, table: Table, write: UnsentWrite): Promise<void> {
+export async function writeAtCommit(db: object, table: Table, write: UnsentWrite | (() => UnsentWrite)): Promise<void> {
   const queued = beforeCommit.get(db);
   if (queued) queued.writes.push({ table, write });
-  else await write.execute();
+  else await (typeof write === 'function' ? write() : write).execute();
+}
+
+/** True when `db` is a transaction whose writes `writeAtCommit` holds for its COMMIT. */
+export function holdsWritesToCommit(db: object): boolean {
+  return beforeCommit.has(db);
 }
 
 /**
- * A transaction's queued writes as one statement, each a data-modifying CTE (Postgres runs every
- * one, referenced or not): one statement to parse, plan and answer instead of one per write. Sent
- * apart instead (still pipelined) when two write one table — one statement may not change a row
- * twice, as two upserts of one key would — or when together they pass `maxPreparedParameters`
- * (an unnamed statement costs postgres.js a round trip for its parameter types).
+ * A transaction's queued writes in as few statements as can be: each statement a set of
+ * data-modifying CTEs (Postgres runs every one, referenced or not), one statement to parse, plan
+ * and answer instead of one per write. A statement writes a table once at most — one statement
+ * may not change a row twice, as two upserts of one key would — so the second write to a table
+ * goes in the next statement (a group commit's bodies each write the same tables: one statement
+ * each, as when alone), and a statement stays within `maxPreparedParameters` (an unnamed one costs
+ * postgres.js a round trip for its parameter types). Writes to one table keep their order.
  */
-function sendWrites(tx: Transaction, writes: readonly QueuedWrite[]): Promise<unknown> {
-  const tables = new Set(writes.map((w) => w.table));
-  if (writes.length === 1 || tables.size < writes.length) return Promise.all(writes.map((w) => w.write.execute()));
-  // The builder's SQL itself: embedded as a builder, drizzle would wrap it in a second pair of parentheses.
-  const parts = writes.map((w) => w.write.getSQL());
-  if (parts.reduce((n, part) => n + paramsIn(part), 0) > maxPreparedParameters) return Promise.all(writes.map((w) => w.write.execute()));
-  const ctes = parts.map((part, i) => statement`${statement.identifier(`w${i}`)} as (${part})`);
-  return tx.execute(statement`with ${statement.join(ctes, statement`, `)} select 1`);
+function sendWrites(tx: Transaction, queued: readonly QueuedWrite[]): Promise<unknown> {
+  const statements: { tables: Set<Table>; parts: SQL[]; params: number; writes: UnsentWrite[] }[] = [];
+  const lastOf = new Map<Table, number>();
+  for (const q of queued) {
+    const write = typeof q.write === 'function' ? q.write() : q.write;
+    // The builder's SQL itself: embedded as a builder, drizzle would wrap it in a second pair of parentheses.
+    const part = write.getSQL();
+    const params = paramsIn(part);
+    let at = (lastOf.get(q.table) ?? -1) + 1;
+    while (at < statements.length && statements[at]!.params + params > maxPreparedParameters && statements[at]!.parts.length > 0) at++;
+    const target = statements[at] ?? (statements[at] = { tables: new Set(), parts: [], params: 0, writes: [] });
+    target.tables.add(q.table);
+    target.parts.push(part);
+    target.writes.push(write);
+    target.params += params;
+    lastOf.set(q.table, at);
+  }
+  return Promise.all(
+    statements.map((s) => {
+      if (s.writes.length === 1) return s.writes[0]!.execute();
+      const ctes = s.parts.map((part, i) => statement`${statement.identifier(`w${i}`)} as (${part})`);
+      return tx.execute(statement`with ${statement.join(ctes, statement`, `)} select 1`);
+    }),
+  );
 }
 
 /**

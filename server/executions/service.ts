@@ -7,6 +7,8 @@ import { findNulPath } from '@mc/shared/json-text';
 import { redact } from '@mc/shared/redaction';
 import type { z } from 'zod';
 import { appendAuditEvents } from '../audit/audit-writer.ts';
+import type { Transaction } from '../db/client.ts';
+import { groupCommitOf } from '../db/group-commit.ts';
 import type { Deps } from '../deps.ts';
 import { decodeCursor, toPage, type Page } from '../http/cursor.ts';
 import { findPublishedWorkflowCached, findWorkflow } from '../workflows/repository.ts';
@@ -170,7 +172,11 @@ export async function startExecution(deps: Deps, raw: unknown, actor: Actor, opt
   const priority = input.priority ?? manifest.priority ?? 'normal';
   const plan = opts.rerunOf ? await loadPlan(deps, wf.id) : null;
 
-  const inserted = await deps.db.transaction(async (tx) => {
+  // A plain start takes no lock and only inserts: it shares its transaction with the starts that
+  // come with it (group commit). A concurrency key's lock and a rerun's copy take one of their own.
+  const shareable = !opts.rerunOf && !(concurrencyKey && manifest.concurrency);
+  const inTransaction = <T>(body: (tx: Transaction) => Promise<T>) => (shareable ? groupCommitOf(deps.db).run(body) : deps.db.transaction(body));
+  const inserted = await inTransaction(async (tx) => {
     // Over the concurrency limit: the run is recorded `queued` and admitted when a slot frees (admission.ts).
     let status: 'pending' | 'queued' = 'pending';
     if (concurrencyKey && manifest.concurrency) {

@@ -3,6 +3,7 @@ import type { Manifest, Task } from '@mc/shared/manifest';
 import { expandTemplates, referencedSecrets, referencedTasks, referencesInputs, TemplateError } from '@mc/shared/templates';
 import { isKnownPackage, taskPackages } from '@mc/shared/task-packages';
 import { redact } from '@mc/shared/redaction';
+import { groupCommitOf } from '../db/group-commit.ts';
 import type { Deps } from '../deps.ts';
 import { publishToStartMs } from '../observability/metrics.ts';
 import { openExecution, sealTaskResult } from '../payloads/payload-boundary.ts';
@@ -198,7 +199,9 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
     if (done.locked.openSteps !== 0) return { ready: released(done), finished: null };
     return finishIfNoneOpen(deps, ctx.execution.id);
   }
-  return deps.db.transaction(async (tx) => {
+  // Shared with the completions that come with it (group commit), keyed by the execution whose
+  // row the completion locks, so groups lock executions in one order.
+  return groupCommitOf(deps.db).run(async (tx) => {
     // Pipelined: the steps read runs after the completion on the same transaction, so it sees this
     // step succeeded — and returns rows only when no step is left open (the run finishes here).
     const [done, finalSteps] = await Promise.all([repo.completeStepStatement(tx, completion, movableStatuses, dependents, sealed), repo.findStepsIfNoneOpen(tx, ctx.execution.id)]);
@@ -207,7 +210,7 @@ export async function completeStep(deps: Pick<Deps, 'db'>, ctx: StepContext, out
     if (!done.moved || done.locked.openSteps !== 0) return { ready: done.moved ? released(done) : [], finished: null };
     if (finalSteps.length === 0) return { ready: [], finished: await finished(tx, ctx.execution.id) };
     return { ready: [], finished: await finished(tx, ctx.execution.id, finalSteps), steps: finalSteps };
-  });
+  }, ctx.execution.id);
 }
 
 /** Finishes the execution when no step is left open and it is still movable (nobody finished it meanwhile). */

@@ -1,5 +1,5 @@
 import { lt, sql } from 'drizzle-orm';
-import { writeAtCommit, type Queryable } from '../db/client.ts';
+import { holdsWritesToCommit, writeAtCommit, type Queryable } from '../db/client.ts';
 import { fixedStatement } from '../db/fixed-statement.ts';
 import { tenantSpendMinutes } from '../db/schema.ts';
 
@@ -11,26 +11,43 @@ import { tenantSpendMinutes } from '../db/schema.ts';
  */
 const shards = 8;
 
+/** What a transaction has added, per tenant and minute, in units of 0.0001 USD (the column's scale: sums stay exact). */
+const addedInTransaction = new WeakMap<object, Map<string, { tenantId: string; minute: Date; units: number }>>();
+
 /**
- * Adds `amountUsd` (negative for a correction) to the tenant's minute of `createdAt`, on the
- * caller's transaction, sent with its COMMIT (`writeAtCommit`): the window is read by later starts.
+ * Adds `amountUsd` (negative for a correction) to the tenant's minute of `createdAt`. On a
+ * transaction it is sent with its COMMIT (`writeAtCommit`), as one upsert for all the transaction
+ * added (a group commit's starts add to the same minute): one row each per tenant and minute, in
+ * one shard, upserted in a fixed order, so two transactions never wait on each other's rows in
+ * opposite orders. Read by later starts.
  */
 export async function addSpend(db: Queryable, tenantId: string, createdAt: Date, amountUsd: number | string): Promise<void> {
-  if (Number(amountUsd) === 0) return;
+  const units = Math.round(Number(amountUsd) * 10_000);
+  if (units === 0) return;
   const minute = new Date(Math.floor(createdAt.getTime() / 60_000) * 60_000);
+  if (!holdsWritesToCommit(db)) return void (await upsertSpend(db, [{ tenantId, minute, units }]).execute());
+  let added = addedInTransaction.get(db);
+  if (!added) {
+    const rows = new Map<string, { tenantId: string; minute: Date; units: number }>();
+    addedInTransaction.set(db, (added = rows));
+    await writeAtCommit(db, tenantSpendMinutes, () => upsertSpend(db, [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r)));
+  }
+  const key = `${tenantId} ${minute.getTime()}`;
+  const row = added.get(key);
+  if (row) row.units += units;
+  else added.set(key, { tenantId, minute, units });
+}
+
+function upsertSpend(db: Queryable, rows: readonly { tenantId: string; minute: Date; units: number }[]) {
   // A random shard: concurrent starts of one tenant update different rows instead of queueing on one row lock.
   const shard = Math.floor(Math.random() * shards);
-  await writeAtCommit(
-    db,
-    tenantSpendMinutes,
-    db
-      .insert(tenantSpendMinutes)
-      .values({ tenantId, minute, shard, amountUsd: String(amountUsd) })
-      .onConflictDoUpdate({
-        target: [tenantSpendMinutes.tenantId, tenantSpendMinutes.minute, tenantSpendMinutes.shard],
-        set: { amountUsd: sql`${tenantSpendMinutes.amountUsd} + excluded.amount_usd` },
-      }),
-  );
+  return db
+    .insert(tenantSpendMinutes)
+    .values(rows.map((r) => ({ tenantId: r.tenantId, minute: r.minute, shard, amountUsd: (r.units / 10_000).toFixed(4) })))
+    .onConflictDoUpdate({
+      target: [tenantSpendMinutes.tenantId, tenantSpendMinutes.minute, tenantSpendMinutes.shard],
+      set: { amountUsd: sql`${tenantSpendMinutes.amountUsd} + excluded.amount_usd` },
+    });
 }
 
 /** A finished run: its estimate is replaced by its cost. */
