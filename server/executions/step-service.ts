@@ -11,6 +11,7 @@ import type { DataKeyRow } from '../payloads/data-key-repository.ts';
 import type { ReadyTask } from '../queue/task-queues.ts';
 import { admitQueued } from './admission.ts';
 import { stoppedAs } from './execution-outcome.ts';
+import { logLineGroupOf } from './log-line-group.ts';
 import { recordTransition } from './transitions.ts';
 import { findWorkflow } from '../workflows/repository.ts';
 import * as repo from './repository.ts';
@@ -295,15 +296,14 @@ export async function appendStepLog(
   deps: Pick<Deps, 'db'>,
   entry: { tenantId: string; executionId: string; taskId: string; attempt: number; level: 'info' | 'warn' | 'error'; message: string; data?: unknown },
 ): Promise<void> {
-  await repo.appendLogs(deps.db, [
-    {
-      tenantId: entry.tenantId,
-      executionId: entry.executionId,
-      taskId: entry.taskId,
-      attempt: entry.attempt,
-      level: entry.level,
-      message: String(redact(entry.message)),
-      data: entry.data === undefined ? null : redact(entry.data),
-    },
-  ]);
+  // Grouped with the lines other tasks log meanwhile (log-line-group.ts); settles once this one is stored.
+  await logLineGroupOf(deps.db).append({
+    tenantId: entry.tenantId,
+    executionId: entry.executionId,
+    taskId: entry.taskId,
+    attempt: entry.attempt,
+    level: entry.level,
+    message: String(redact(entry.message)),
+    data: entry.data === undefined ? null : redact(entry.data),
+  });
 }
