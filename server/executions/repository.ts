@@ -2,6 +2,7 @@ import { digestOf } from '@mc/shared/canonical-json';
 import { and, asc, desc, eq, getTableColumns, inArray, is, lt, or, SQL, sql } from 'drizzle-orm';
 import { writeAtCommit, type Queryable } from '../db/client.ts';
 import { fixedStatement } from '../db/fixed-statement.ts';
+import { sharedRead } from '../db/shared-read.ts';
 import { prefixedColumns, rowOf, timestampOf } from '../db/raw-rows.ts';
 import { rowsByExecution } from '../db/rows-by-execution.ts';
 import {
@@ -500,9 +501,13 @@ export async function findExecutionsMissingReceipts(db: Queryable, olderThanMs: 
   return rows.map((r) => r.id);
 }
 
-/** Executions of a tenant not yet finished: what the concurrency quota counts. */
+/**
+ * Executions of a tenant not yet finished: what the concurrency quota counts. Starts of one
+ * tenant that come together share one count (`sharedRead`): the quota is advisory under
+ * concurrency anyway.
+ */
 export async function countActiveExecutions(db: Queryable, tenantId: string): Promise<number> {
-  const [row] = await activeExecutionCount(db, { tenantId });
+  const [row] = await sharedRead(db, `active-executions ${tenantId}`, () => activeExecutionCount(db, { tenantId }));
   return Number(row?.n ?? 0);
 }
 const activeExecutionCount = fixedStatement<'tenantId'>((q) =>

@@ -1,6 +1,7 @@
 import { lt, sql } from 'drizzle-orm';
 import { holdsWritesToCommit, writeAtCommit, type Queryable } from '../db/client.ts';
 import { fixedStatement } from '../db/fixed-statement.ts';
+import { sharedRead } from '../db/shared-read.ts';
 import { tenantSpendMinutes } from '../db/schema.ts';
 
 /**
@@ -55,10 +56,14 @@ export async function settleSpend(db: Queryable, run: { tenantId: string; create
   await addSpend(db, run.tenantId, run.createdAt, (Number(run.costUsd) - Number(run.costEstimateUsd)).toFixed(4));
 }
 
-/** The tenant's spend over the last `windowHours` (minute granularity: the window's first minute counts whole). */
+/**
+ * The tenant's spend over the last `windowHours` (minute granularity: the window's first minute
+ * counts whole). Starts of one tenant that come together share one read (`sharedRead`): the
+ * budget is advisory under concurrency, as two starts racing at its limit may both pass anyway.
+ */
 export async function windowSpendUsd(db: Queryable, tenantId: string, windowHours: number, now = new Date()): Promise<number> {
-  const since = new Date(Math.floor((now.getTime() - windowHours * 3_600_000) / 60_000) * 60_000);
-  const [row] = await spendSince(db, { tenantId, since: since.toISOString() });
+  const since = new Date(Math.floor((now.getTime() - windowHours * 3_600_000) / 60_000) * 60_000).toISOString();
+  const [row] = await sharedRead(db, `spend-window ${tenantId} ${since}`, () => spendSince(db, { tenantId, since }));
   return Number(row?.total ?? 0);
 }
 // Rendered once (fixedStatement): the budget pack asks at every start.
