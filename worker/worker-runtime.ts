@@ -55,7 +55,7 @@ export function startWorkerRuntime(deps: Deps): WorkerRuntime {
   const taskWorkers = config.WORKER_RUNNER_CLASSES.map((rc) => {
     const w = new Worker(taskQueueName(rc), taskProcessor, { ...common, concurrency: config.WORKER_CONCURRENCY });
     // A finished job frees a slot in the runner queue's window: let the fair dispatcher fill it.
-    const refill = () => void deps.queues.dispatch(rc).catch((err: unknown) => deps.logger.debug({ err }, 'dispatch failed'));
+    const refill = () => void deps.queues.dispatch(rc, { refill: true }).catch((err: unknown) => deps.logger.debug({ err }, 'dispatch failed'));
     w.on('completed', refill);
     w.on('failed', refill);
     return w;

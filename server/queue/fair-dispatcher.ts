@@ -40,8 +40,8 @@ const dispatchLockMs = 5_000;
  * Tenant sets are reached by name beyond the declared keys (one Redis, not Cluster); tenant ids
  * sort as bytes here and as UTF-16 units in JS before — the same order for the ASCII ids MC makes.
  */
-const dispatchScript = `
-if redis.call('SCARD', KEYS[1]) == 0 then return false end
+const dispatchScript = script(`
+if redis.call('SCARD', KEYS[1]) == 0 then return 0 end
 if not redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3], 'NX') then return false end
 local free = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[5]) - redis.call('ZCARD', KEYS[6])
 if free <= 0 then
@@ -96,9 +96,19 @@ end
 if last then redis.call('SET', KEYS[3], last) end
 if #out == 0 then redis.call('DEL', KEYS[4]) end
 return out
-`;
+`);
+
+const unlockScript = script(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);
+
+/** A Lua script sent by its SHA-1 (`EVALSHA`): the text (1.5 KB for the dispatch) goes only when Redis has not cached it. */
+function script(text: string): { text: string; sha: string } {
+  return { text, sha: new Bun.CryptoHasher('sha1').update(text).digest('hex') };
+}
 
 export class FairDispatcher {
+  /** When a dispatch of this process last found nothing staged for the runner class (see `foundNothingStagedWithin`). */
+  private readonly nothingStagedAt = new Map<string, number>();
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -115,6 +125,7 @@ export class FairDispatcher {
   /** Puts ready tasks in their tenants' sets (idempotent per job id: a second stage keeps the first's place). */
   async stage(tasks: readonly StagedTask[], jobIdOf: (t: StagedTask) => string): Promise<void> {
     if (tasks.length === 0) return;
+    for (const t of tasks) this.nothingStagedAt.delete(t.runnerClass);
     const multi = this.redis.multi();
     const now = Date.now();
     for (const t of tasks) {
@@ -129,6 +140,16 @@ export class FairDispatcher {
   /** Whether a job id is staged (waiting for its turn) — the sweeper must not take it for lost. */
   async isStaged(runnerClass: string, tenantId: string, jobId: string): Promise<boolean> {
     return (await this.redis.zscore(this.tenantSetKey(runnerClass, tenantId), jobId)) !== null;
+  }
+
+  /**
+   * This process's last dispatch for the runner class, less than `ms` ago, found nothing staged
+   * (and this process staged nothing since). A task another process stages meanwhile is
+   * dispatched by that process; only when it found no room does it wait for a refill.
+   */
+  foundNothingStagedWithin(runnerClass: string, ms: number): boolean {
+    const at = this.nothingStagedAt.get(runnerClass);
+    return at !== undefined && Date.now() - at < ms;
   }
 
   /** No tenant has a task staged for this runner class. */
@@ -155,7 +176,7 @@ export class FairDispatcher {
   async dispatch(runnerClass: string, queue: { waitKey: string; prioritizedKey: string; window: number }, add: (tasks: StagedTask[]) => Promise<void>): Promise<number> {
     const lockKey = this.key(runnerClass, 'lock');
     const token = `${process.pid}.${Math.random().toString(36).slice(2)}`;
-    const popped = (await this.redis.eval(
+    const popped = (await this.run(
       dispatchScript,
       6,
       this.key(runnerClass, 'tenants'),
@@ -168,8 +189,13 @@ export class FairDispatcher {
       token,
       String(dispatchLockMs),
       this.tenantSetKey(runnerClass, ''),
-    )) as string[] | null;
-    // Nothing staged, another dispatcher holds the lock, or no room (the script let its lock go).
+    )) as string[] | 0 | null;
+    if (popped === 0) {
+      this.nothingStagedAt.set(runnerClass, Date.now());
+      return 0;
+    }
+    this.nothingStagedAt.delete(runnerClass);
+    // Another dispatcher holds the lock, or no room (the script let its lock go).
     if (!popped || popped.length === 0) return 0;
     try {
       const picked: StagedTask[] = [];
@@ -180,7 +206,17 @@ export class FairDispatcher {
       if (picked.length > 0) await add(picked);
       return picked.length;
     } finally {
-      await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, lockKey, token);
+      await this.run(unlockScript, 1, lockKey, token);
+    }
+  }
+
+  private async run(s: { text: string; sha: string }, keys: number, ...args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(s.sha, keys, ...args);
+    } catch (e) {
+      // Not cached (a restarted or flushed Redis): sent whole once, which caches it again.
+      if (!String(e).includes('NOSCRIPT')) throw e;
+      return this.redis.eval(s.text, keys, ...args);
     }
   }
 

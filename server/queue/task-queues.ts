@@ -54,6 +54,9 @@ export interface ReadyTask {
 /** BullMQ priorities: lower runs first; every task job has one, so they are ordered by it, then FIFO. */
 const bullPriority = { high: 1, normal: 2, low: 3 } as const;
 
+/** How long a dispatch's "nothing staged" spares the refills that follow it their own (see `dispatch`). */
+const refillSkipMs = 20;
+
 export class TaskQueues {
   private readonly queues = new Map<string, Queue>();
   private receiptQueue: Queue | undefined;
@@ -114,8 +117,16 @@ export class TaskQueues {
     await Promise.all([...new Set(tasks.map((t) => t.runnerClass))].map((rc) => this.dispatch(rc)));
   }
 
-  /** Fills the runner queue's window from the staged tasks; concurrent calls in one process coalesce. */
-  async dispatch(runnerClass: string): Promise<number> {
+  /**
+   * Fills the runner queue's window from the staged tasks; concurrent calls in one process
+   * coalesce. `refill`: asked for because a job finished and freed room — skipped when this
+   * process's last dispatch found nothing staged less than `refillSkipMs` ago: every completion
+   * asked Redis (a script of its own) though under load nothing is staged (tasks go straight onto
+   * the queue while it has room). A task staged meanwhile is dispatched by whoever staged it,
+   * and if the window was full then, by a later refill or the worker's 100 ms tick.
+   */
+  async dispatch(runnerClass: string, opts: { refill?: boolean } = {}): Promise<number> {
+    if (opts.refill && this.fair.foundNothingStagedWithin(runnerClass, refillSkipMs)) return 0;
     const running = this.dispatching.get(runnerClass);
     if (running) {
       this.dispatchAgain.add(runnerClass);

@@ -95,4 +95,27 @@ describe('fair dispatcher', () => {
     expect(await fair.dispatch(rc, queue(), async () => {})).toBe(0);
     expect(await redis.exists(`${prefix}:fair:${rc}:lock`)).toBe(0);
   });
+
+  it('remembers briefly that it found nothing staged, and forgets it when this process stages', async () => {
+    expect(fair.foundNothingStagedWithin(rc, 60_000)).toBe(false);
+    await fair.dispatch(rc, queue(), async () => {});
+    expect(fair.foundNothingStagedWithin(rc, 60_000)).toBe(true);
+    await Bun.sleep(5);
+    expect(fair.foundNothingStagedWithin(rc, 1)).toBe(false);
+    await fair.stage([task('a', 1)], jobId);
+    expect(fair.foundNothingStagedWithin(rc, 60_000)).toBe(false);
+    // A dispatch that finds work staged does not count as finding none.
+    await fair.dispatch(rc, queue(), async () => {});
+    expect(fair.foundNothingStagedWithin(rc, 60_000)).toBe(false);
+  });
+
+  it('sends its scripts by SHA-1, and whole again when Redis has dropped them (restart, SCRIPT FLUSH)', async () => {
+    await fair.stage([task('a', 1)], jobId);
+    // Every ioredis script (BullMQ's too) falls back the same way, so flushing is harmless to them.
+    await redis.script('FLUSH');
+    const added: string[] = [];
+    expect(await fair.dispatch(rc, queue(), async (t) => void added.push(...t.map((x) => x.executionId)))).toBe(1);
+    expect(added).toEqual(['a-e1']);
+    expect(await redis.exists(`${prefix}:fair:${rc}:lock`)).toBe(0);
+  });
 });
