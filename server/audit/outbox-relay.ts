@@ -4,6 +4,7 @@ import { eventBus, eventStreamKey } from '@mc/shared/event-bus';
 import type { Database } from '../db/client.ts';
 import { auditEvents, auditOutboxCursors } from '../db/schema.ts';
 import { eventsPublishedTotal } from '../observability/metrics.ts';
+import { redisScript, runScript } from '../queue/redis-script.ts';
 
 /**
  * The audit outbox: audit rows are committed with the change they record (audit-writer.ts);
@@ -20,7 +21,7 @@ import { eventsPublishedTotal } from '../observability/metrics.ts';
  *   XADD and before the cursor update re-reads the batch next time and adds nothing twice.
  * - Retention: each XADD trims the stream with `MINID ~ <now - 30 days>`.
  */
-const relayScript = `
+const relayScript = redisScript(`
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 local lastText = nil
 local added = 0
@@ -35,7 +36,7 @@ for i = 2, #ARGV, 5 do
 end
 if lastText then redis.call('SET', KEYS[2], lastText) end
 return added
-`;
+`);
 
 export const relayBatchSize = 500;
 
@@ -78,7 +79,7 @@ export async function relayPartition(deps: { db: Database; redis: Redis; prefix:
       JSON.stringify({ id: r.id, ts: r.ts.toISOString(), type: r.type, actor: r.actor, subject: r.subject, data: r.data }),
     ]);
     // Throws while Redis is down: the transaction rolls back and the cursor stays where it was.
-    const added = Number(await deps.redis.eval(relayScript, 2, stream, `${stream}:last-seq`, minId, ...args));
+    const added = Number(await runScript(deps.redis, relayScript, 2, stream, `${stream}:last-seq`, minId, ...args));
     await tx.update(auditOutboxCursors).set({ lastSeq: rows[rows.length - 1]!.seq, publishedAt: new Date() }).where(eq(auditOutboxCursors.partition, partition));
     eventsPublishedTotal.inc(added);
     return rows.length;

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScript, runScript } from './redis-script.ts';
 
 /**
  * Round-robin fairness between tenants in front of a BullMQ runner queue.
@@ -40,7 +41,7 @@ const dispatchLockMs = 5_000;
  * Tenant sets are reached by name beyond the declared keys (one Redis, not Cluster); tenant ids
  * sort as bytes here and as UTF-16 units in JS before — the same order for the ASCII ids MC makes.
  */
-const dispatchScript = script(`
+const dispatchScript = redisScript(`
 if redis.call('SCARD', KEYS[1]) == 0 then return 0 end
 if not redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3], 'NX') then return false end
 local free = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[5]) - redis.call('ZCARD', KEYS[6])
@@ -98,12 +99,8 @@ if #out == 0 then redis.call('DEL', KEYS[4]) end
 return out
 `);
 
-const unlockScript = script(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);
+const unlockScript = redisScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);
 
-/** A Lua script sent by its SHA-1 (`EVALSHA`): the text (1.5 KB for the dispatch) goes only when Redis has not cached it. */
-function script(text: string): { text: string; sha: string } {
-  return { text, sha: new Bun.CryptoHasher('sha1').update(text).digest('hex') };
-}
 
 export class FairDispatcher {
   /** When a dispatch of this process last found nothing staged for the runner class (see `foundNothingStagedWithin`). */
@@ -176,7 +173,8 @@ export class FairDispatcher {
   async dispatch(runnerClass: string, queue: { waitKey: string; prioritizedKey: string; window: number }, add: (tasks: StagedTask[]) => Promise<void>): Promise<number> {
     const lockKey = this.key(runnerClass, 'lock');
     const token = `${process.pid}.${Math.random().toString(36).slice(2)}`;
-    const popped = (await this.run(
+    const popped = (await runScript(
+      this.redis,
       dispatchScript,
       6,
       this.key(runnerClass, 'tenants'),
@@ -206,19 +204,10 @@ export class FairDispatcher {
       if (picked.length > 0) await add(picked);
       return picked.length;
     } finally {
-      await this.run(unlockScript, 1, lockKey, token);
+      await runScript(this.redis, unlockScript, 1, lockKey, token);
     }
   }
 
-  private async run(s: { text: string; sha: string }, keys: number, ...args: string[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(s.sha, keys, ...args);
-    } catch (e) {
-      // Not cached (a restarted or flushed Redis): sent whole once, which caches it again.
-      if (!String(e).includes('NOSCRIPT')) throw e;
-      return this.redis.eval(s.text, keys, ...args);
-    }
-  }
 
   async clear(runnerClass: string): Promise<void> {
     const tenants = await this.redis.smembers(this.key(runnerClass, 'tenants'));
