@@ -118,7 +118,7 @@ export function holdsWritesToCommit(db: object): boolean {
  * postgres.js a round trip for its parameter types). Writes to one table keep their order.
  */
 function sendWrites(tx: Transaction, queued: readonly QueuedWrite[]): Promise<unknown> {
-  const statements: { tables: Set<Table>; parts: SQL[]; params: number; writes: UnsentWrite[] }[] = [];
+  const statements: { parts: SQL[]; params: number; writes: UnsentWrite[] }[] = [];
   const lastOf = new Map<Table, number>();
   for (const q of queued) {
     const write = typeof q.write === 'function' ? q.write() : q.write;
@@ -127,8 +127,7 @@ function sendWrites(tx: Transaction, queued: readonly QueuedWrite[]): Promise<un
     const params = paramsIn(part);
     let at = (lastOf.get(q.table) ?? -1) + 1;
     while (at < statements.length && statements[at]!.params + params > maxPreparedParameters && statements[at]!.parts.length > 0) at++;
-    const target = statements[at] ?? (statements[at] = { tables: new Set(), parts: [], params: 0, writes: [] });
-    target.tables.add(q.table);
+    const target = statements[at] ?? (statements[at] = { parts: [], params: 0, writes: [] });
     target.parts.push(part);
     target.writes.push(write);
     target.params += params;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { createDatabase, writeAtCommit, type Transaction } from '@mc/server/db/client';
+import { createDatabase, deferToCommit, writeAtCommit, type Transaction } from '@mc/server/db/client';
 import { GroupCommit } from '@mc/server/db/group-commit';
 import { tenantSpendMinutes, tenants } from '@mc/server/db/schema';
 import { addSpend, windowSpendUsd } from '@mc/server/policy/spend-ledger';
@@ -115,6 +115,25 @@ describe('group commit (server/db/group-commit.ts)', () => {
     await first.done;
     expect((await results).map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(await probeIds()).toEqual([0, 1, 3]);
+  });
+
+  it('when the connection is lost at the COMMIT (its fate unknown), every caller gets the error and no body runs again', async () => {
+    const group = new GroupCommit(client.db, { maxOpen: 1 });
+    const first = holdTheSlot(group);
+    const runs = new Map<number, number>();
+    const body = (id: number, killAtCommit = false) =>
+      group.run(async (tx) => {
+        runs.set(id, (runs.get(id) ?? 0) + 1);
+        // Sent with the COMMIT: the backend ends there, so the client cannot know whether it committed.
+        if (killAtCommit) deferToCommit(tx, () => tx.execute(sql`select pg_terminate_backend(pg_backend_pid())`));
+        return insertProbe(tx, id);
+      });
+    const results = Promise.allSettled([body(1), body(2, true), body(3)]);
+    first.release();
+    await first.done;
+    expect((await results).map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect([...runs.values()]).toEqual([1, 1, 1]);
+    expect(await probeIds()).toEqual([0]);
   });
 
   it('starts a group’s bodies in the order of their keys', async () => {
