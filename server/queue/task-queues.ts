@@ -64,6 +64,9 @@ export class TaskQueues {
   readonly fair: FairDispatcher;
   private readonly dispatching = new Map<string, Promise<number>>();
   private readonly dispatchAgain = new Set<string>();
+  /** Enqueues waiting for their group (see `enqueueTasks`), and how many groups are under way. */
+  private readonly enqueueWaiting: { tasks: StagedTask[]; resolve(): void; reject(reason: unknown): void }[] = [];
+  private enqueuesOpen = 0;
 
   constructor(
     private readonly connection: Redis,
@@ -98,23 +101,53 @@ export class TaskQueues {
   /**
    * Ready tasks go to their tenant's staging set, then as many as the runner queue's window
    * allows move onto it, tenants served round-robin (server/queue/fair-dispatcher.ts).
+   *
+   * Enqueued in groups, as a database groups commits: tasks that find fewer than two enqueues
+   * under way go at once; those that come meanwhile (other starts' roots, other completions'
+   * dependents) wait and go together, as one caller's list would — one room check, one add — up
+   * to 256 tasks. Each caller settles when its group does: a group fails whole (Redis refused
+   * it), and each of its callers gets that error, as it would have alone.
    */
-  async enqueueTasks(tasks: readonly ReadyTask[], traceparent?: string): Promise<void> {
-    if (tasks.length === 0) return;
+  enqueueTasks(tasks: readonly ReadyTask[], traceparent?: string): Promise<void> {
+    if (tasks.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.enqueueWaiting.push({ tasks: tasks.map((t) => ({ ...t, ...(traceparent ? { traceparent } : {}) })), resolve, reject });
+      this.pumpEnqueues();
+    });
+  }
+
+  private pumpEnqueues(): void {
+    while (this.enqueuesOpen < 2 && this.enqueueWaiting.length > 0) {
+      const group: typeof this.enqueueWaiting = [];
+      let size = 0;
+      while (this.enqueueWaiting.length > 0 && (group.length === 0 || size + this.enqueueWaiting[0]!.tasks.length <= 256)) {
+        const next = this.enqueueWaiting.shift()!;
+        group.push(next);
+        size += next.tasks.length;
+      }
+      this.enqueuesOpen++;
+      this.enqueueNow(group.flatMap((g) => g.tasks)).then(
+        () => group.forEach((g) => g.resolve()),
+        (e: unknown) => group.forEach((g) => g.reject(e)),
+      ).finally(() => {
+        this.enqueuesOpen--;
+        this.pumpEnqueues();
+      });
+    }
+  }
+
+  private async enqueueNow(tasks: StagedTask[]): Promise<void> {
     // Fast path: nothing staged anywhere and room in the window — straight onto the queue, as
     // round-robin would have done (a racing producer may overshoot the window by a few jobs).
     const classes = [...new Set(tasks.map((t) => t.runnerClass))];
     // Both questions at once: on one connection they go out back to back, one round trip instead of two.
     const [empty, room] = classes.length === 1 ? await Promise.all([this.fair.isEmpty(classes[0]!), this.room(classes[0]!)]) : [false, 0];
     if (empty && room >= tasks.length) {
-      await this.addToQueue(classes[0]!, tasks.map((t) => ({ ...t, ...(traceparent ? { traceparent } : {}) })));
+      await this.addToQueue(classes[0]!, tasks);
       return;
     }
-    await this.fair.stage(
-      tasks.map((t) => ({ ...t, ...(traceparent ? { traceparent } : {}) })),
-      (t) => taskJobId(t.executionId, t.taskId),
-    );
-    await Promise.all([...new Set(tasks.map((t) => t.runnerClass))].map((rc) => this.dispatch(rc)));
+    await this.fair.stage(tasks, (t) => taskJobId(t.executionId, t.taskId));
+    await Promise.all(classes.map((rc) => this.dispatch(rc)));
   }
 
   /**
