@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { CallGroups } from '../groups/call-groups.ts';
 import type { Database, Transaction } from './client.ts';
 
 /** A body to run in a transaction, and the caller waiting for it. */
@@ -41,36 +42,18 @@ export interface GroupCommitOptions {
  * deadlock all the same, Postgres aborts one, whose bodies then run alone.
  */
 export class GroupCommit {
-  private readonly waiting: Waiting[] = [];
-  private open = 0;
-  private readonly maxGroup: number;
-  private readonly maxOpen: number;
+  private readonly groups: CallGroups<Waiting>;
 
   constructor(
     private readonly db: Database,
     opts: GroupCommitOptions = {},
   ) {
-    this.maxGroup = opts.maxGroup ?? 32;
-    this.maxOpen = opts.maxOpen ?? 3;
+    this.groups = new CallGroups((group) => this.commit(group), { maxOpen: opts.maxOpen ?? 3, maxGroup: opts.maxGroup ?? 32 });
   }
 
   /** Runs `body` in a transaction, shared with other callers' bodies when they come together. `key`: see the class. */
   run<T>(body: (tx: Transaction) => Promise<T>, key = ''): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ body, key, resolve: resolve as (v: unknown) => void, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.open < this.maxOpen && this.waiting.length > 0) {
-      const group = this.waiting.splice(0, this.maxGroup);
-      this.open++;
-      void this.commit(group).finally(() => {
-        this.open--;
-        this.pump();
-      });
-    }
+    return new Promise<T>((resolve, reject) => this.groups.add({ body, key, resolve: resolve as (v: unknown) => void, reject }));
   }
 
   private async commit(group: Waiting[]): Promise<void> {

@@ -423,8 +423,34 @@ export async function appendLogs(db: Queryable, rows: (typeof executionLogs.$inf
     });
     return;
   }
-  if (rows.length > 0) await db.insert(executionLogs).values(rows);
+  if (rows.length > 0) {
+    await insertLogLines(db, {
+      lines: JSON.stringify(
+        rows.map((r, i) => ({
+          ord: i,
+          tenant_id: r.tenantId,
+          execution_id: r.executionId,
+          task_id: r.taskId ?? null,
+          attempt: r.attempt ?? null,
+          level: r.level,
+          message: r.message,
+          // Absent, not JSON null: a line without data stores SQL NULL, as a line written alone does.
+          ...(r.data === null || r.data === undefined ? {} : { data: r.data }),
+          ...(r.ts ? { ts: r.ts } : {}),
+        })),
+      ),
+    });
+  }
 }
+// Any number of lines in one statement of fixed text (one parameter: the lines as JSON), so it is
+// prepared once per connection however many lines go (log-line-group.ts sends many).
+const insertLogLines = fixedStatement<'lines'>(
+  () => sql`insert into ${executionLogs} (tenant_id, execution_id, task_id, attempt, level, message, data, ts)
+    select r.tenant_id, r.execution_id, r.task_id, r.attempt, r.level, r.message, r.data, coalesce(r.ts, now())
+    from jsonb_to_recordset(${sql.placeholder('lines')}::jsonb)
+      as r(ord int, tenant_id uuid, execution_id uuid, task_id text, attempt int, level text, message text, data jsonb, ts timestamptz)
+    order by r.ord`,
+);
 
 export async function findLogs(db: Queryable, executionId: string, afterId: number, limit: number) {
   return db

@@ -3,6 +3,7 @@ import { nextFireAfter } from '@mc/shared/schedules';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { FairDispatcher, type StagedTask } from './fair-dispatcher.ts';
+import { CallGroups } from '../groups/call-groups.ts';
 
 /**
  * The typed job map: each queue's payload schema. Payloads carry ids only — never inputs,
@@ -57,6 +58,12 @@ const bullPriority = { high: 1, normal: 2, low: 3 } as const;
 /** How long a dispatch's "nothing staged" spares the refills that follow it their own (see `dispatch`). */
 const refillSkipMs = 20;
 
+interface EnqueueWaiting {
+  tasks: StagedTask[];
+  resolve(): void;
+  reject(reason: unknown): void;
+}
+
 export class TaskQueues {
   private readonly queues = new Map<string, Queue>();
   private receiptQueue: Queue | undefined;
@@ -64,9 +71,8 @@ export class TaskQueues {
   readonly fair: FairDispatcher;
   private readonly dispatching = new Map<string, Promise<number>>();
   private readonly dispatchAgain = new Set<string>();
-  /** Enqueues waiting for their group (see `enqueueTasks`), and how many groups are under way. */
-  private readonly enqueueWaiting: { tasks: StagedTask[]; resolve(): void; reject(reason: unknown): void }[] = [];
-  private enqueuesOpen = 0;
+  /** Enqueues grouped (see `enqueueTasks`): at most 256 tasks a group. */
+  private readonly enqueues = new CallGroups<EnqueueWaiting>((group) => this.enqueueGroup(group), { maxOpen: 2, maxGroup: 256, weight: (w) => w.tasks.length });
 
   constructor(
     private readonly connection: Redis,
@@ -110,29 +116,15 @@ export class TaskQueues {
    */
   enqueueTasks(tasks: readonly ReadyTask[], traceparent?: string): Promise<void> {
     if (tasks.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.enqueueWaiting.push({ tasks: tasks.map((t) => ({ ...t, ...(traceparent ? { traceparent } : {}) })), resolve, reject });
-      this.pumpEnqueues();
-    });
+    return new Promise<void>((resolve, reject) => this.enqueues.add({ tasks: tasks.map((t) => ({ ...t, ...(traceparent ? { traceparent } : {}) })), resolve, reject }));
   }
 
-  private pumpEnqueues(): void {
-    while (this.enqueuesOpen < 2 && this.enqueueWaiting.length > 0) {
-      const group: typeof this.enqueueWaiting = [];
-      let size = 0;
-      while (this.enqueueWaiting.length > 0 && (group.length === 0 || size + this.enqueueWaiting[0]!.tasks.length <= 256)) {
-        const next = this.enqueueWaiting.shift()!;
-        group.push(next);
-        size += next.tasks.length;
-      }
-      this.enqueuesOpen++;
-      this.enqueueNow(group.flatMap((g) => g.tasks)).then(
-        () => group.forEach((g) => g.resolve()),
-        (e: unknown) => group.forEach((g) => g.reject(e)),
-      ).finally(() => {
-        this.enqueuesOpen--;
-        this.pumpEnqueues();
-      });
+  private async enqueueGroup(group: EnqueueWaiting[]): Promise<void> {
+    try {
+      await this.enqueueNow(group.flatMap((g) => g.tasks));
+      for (const g of group) g.resolve();
+    } catch (e) {
+      for (const g of group) g.reject(e);
     }
   }
 
