@@ -401,28 +401,8 @@ const finishStatement = fixedStatement<'executionId' | 'outcome' | 'outputsDiges
     .returning(),
 );
 
-// A task's log line, one at a time: the common case, rendered once. (`data` goes as JSON text: a
-// jsonb column's own encoder would turn a null into JSON null.)
-const insertLogLine = fixedStatement<'tenantId' | 'executionId' | 'taskId' | 'attempt' | 'level' | 'message' | 'data'>(
-  () => sql`insert into ${executionLogs} (tenant_id, execution_id, task_id, attempt, level, message, data)
-    values (${sql.placeholder('tenantId')}, ${sql.placeholder('executionId')}, ${sql.placeholder('taskId')}, ${sql.placeholder('attempt')}::int,
-            ${sql.placeholder('level')}, ${sql.placeholder('message')}, ${sql.placeholder('data')}::jsonb)`,
-);
-
+/** Log lines, one or many, in one statement (`insertLogLines`). */
 export async function appendLogs(db: Queryable, rows: (typeof executionLogs.$inferInsert)[]): Promise<void> {
-  if (rows.length === 1) {
-    const [r] = rows as [typeof executionLogs.$inferInsert];
-    await insertLogLine(db, {
-      tenantId: r.tenantId,
-      executionId: r.executionId,
-      taskId: r.taskId ?? null,
-      attempt: r.attempt ?? null,
-      level: r.level,
-      message: r.message,
-      data: r.data === null || r.data === undefined ? null : JSON.stringify(r.data),
-    });
-    return;
-  }
   if (rows.length > 0) {
     await insertLogLines(db, {
       lines: JSON.stringify(
@@ -434,7 +414,7 @@ export async function appendLogs(db: Queryable, rows: (typeof executionLogs.$inf
           attempt: r.attempt ?? null,
           level: r.level,
           message: r.message,
-          // Absent, not JSON null: a line without data stores SQL NULL, as a line written alone does.
+          // Absent, not JSON null: a line without data stores SQL NULL.
           ...(r.data === null || r.data === undefined ? {} : { data: r.data }),
           ...(r.ts ? { ts: r.ts } : {}),
         })),
