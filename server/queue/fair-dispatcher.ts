@@ -37,7 +37,7 @@ const dispatchLockMs = 5_000;
  * the dispatch lock (held until the caller has added the tasks), count the room left in the runner queue's window
  * (BullMQ's `wait` list and `prioritized` set), then pop one task per tenant per turn, starting
  * after the tenant served last, until the room is used; a tenant whose set empties leaves the
- * ring. Returns [tenant, job id, data] triples; false when nothing is staged or the lock is held.
+ * ring. Returns [tenant, job id, data] triples; 0 when nothing is staged, false when the lock is held.
  * Tenant sets are reached by name beyond the declared keys (one Redis, not Cluster); tenant ids
  * sort as bytes here and as UTF-16 units in JS before — the same order for the ASCII ids MC makes.
  */
@@ -100,7 +100,6 @@ return out
 `);
 
 const unlockScript = redisScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);
-
 
 export class FairDispatcher {
   /** When a dispatch of this process last found nothing staged for the runner class (see `foundNothingStagedWithin`). */
