@@ -29,13 +29,14 @@ const admitted = new WeakMap<Request, { action: PolicyAction; actor: Actor }>();
 
 async function enforceRateLimits(deps: Deps, actor: Actor): Promise<void> {
   const caller = actor.tokenId ?? actor.sub;
-  const [perCaller, perTenant] = await Promise.all([
-    deps.rateLimiter.hit(`caller:${caller}`, { limit: deps.config.MC_RATE_LIMIT_PER_TOKEN, windowMs }),
-    deps.rateLimiter.hit(`tenant:${actor.tenantId}`, { limit: deps.config.MC_RATE_LIMIT_PER_TENANT, windowMs }),
+  // Both windows in one Redis call, all or nothing: a request one limit refuses is counted by neither.
+  const [perCaller, perTenant] = await deps.rateLimiter.hitAll([
+    { key: `caller:${caller}`, rule: { limit: deps.config.MC_RATE_LIMIT_PER_TOKEN, windowMs } },
+    { key: `tenant:${actor.tenantId}`, rule: { limit: deps.config.MC_RATE_LIMIT_PER_TENANT, windowMs } },
   ]);
   for (const [hit, who, limit] of [
-    [perCaller, 'this token', deps.config.MC_RATE_LIMIT_PER_TOKEN],
-    [perTenant, 'this tenant', deps.config.MC_RATE_LIMIT_PER_TENANT],
+    [perCaller!, 'this token', deps.config.MC_RATE_LIMIT_PER_TOKEN],
+    [perTenant!, 'this tenant', deps.config.MC_RATE_LIMIT_PER_TENANT],
   ] as const) {
     if (!hit.allowed) {
       throw new AppError('RATE_LIMITED', `rate limit: ${who} may make ${limit} requests a minute; retry after the Retry-After seconds`, {

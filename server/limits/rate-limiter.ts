@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError } from '@mc/shared/errors';
+import { redisScript, runScript } from '../queue/redis-script.ts';
 
 /**
  * A sliding-window rate limiter in Redis (threat model, DoS: "quotas + rate limits"): a sorted set
@@ -34,6 +35,12 @@ export interface RateLimitResult {
 
 export interface RateLimiter {
   hit(key: string, rule: RateLimitRule): Promise<RateLimitResult>;
+  /**
+   * Several windows checked together, all or nothing, in one script call: the hit is recorded in
+   * every window only when each has room, so a request refused by one limit is counted by none.
+   * The results are in the order of `hits`.
+   */
+  hitAll(hits: readonly { key: string; rule: RateLimitRule }[]): Promise<RateLimitResult[]>;
 }
 
 export interface RateLimiterOptions {
@@ -43,63 +50,73 @@ export interface RateLimiterOptions {
   timeoutMs?: number;
 }
 
-// KEYS[1] = the window's sorted set; ARGV = limit, windowMs, a unique member for this hit.
-const slidingWindowScript = `
-local key = KEYS[1]
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+// KEYS = the windows' sorted sets; ARGV = a unique member for this hit, then limit and windowMs
+// for each key in turn. Returns allowed, remaining and retry-after ms for each key, flattened.
+const slidingWindowScript = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
-if count < limit then
-  redis.call('ZADD', key, now, ARGV[3])
-  redis.call('PEXPIRE', key, window)
-  return {1, limit - count - 1, 0}
+local counts, out, allowed = {}, {}, true
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[i * 2 + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  counts[i] = redis.call('ZCARD', key)
+  if counts[i] >= tonumber(ARGV[i * 2]) then allowed = false end
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-local retry = window
-if oldest[2] then retry = tonumber(oldest[2]) + window - now end
-if retry < 1 then retry = 1 end
-return {0, 0, retry}
-`;
-const scriptSha = createHash('sha1').update(slidingWindowScript).digest('hex');
+for i, key in ipairs(KEYS) do
+  local limit, window = tonumber(ARGV[i * 2]), tonumber(ARGV[i * 2 + 1])
+  if allowed then
+    redis.call('ZADD', key, now, ARGV[1])
+    redis.call('PEXPIRE', key, window)
+    table.insert(out, 1); table.insert(out, limit - counts[i] - 1); table.insert(out, 0)
+  elseif counts[i] >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local retry = window
+    if oldest[2] then retry = tonumber(oldest[2]) + window - now end
+    if retry < 1 then retry = 1 end
+    table.insert(out, 0); table.insert(out, 0); table.insert(out, retry)
+  else
+    -- This window had room; another refused the hit, so it is not counted here either.
+    table.insert(out, 1); table.insert(out, limit - counts[i]); table.insert(out, 0)
+  end
+end
+return out
+`);
 
 export function createRateLimiter(redis: Redis, opts: RateLimiterOptions): RateLimiter {
   const timeoutMs = opts.timeoutMs ?? 1_000;
 
-  async function run(key: string, rule: RateLimitRule, member: string): Promise<unknown> {
-    try {
-      return await redis.evalsha(scriptSha, 1, key, rule.limit, rule.windowMs, member);
-    } catch (e) {
-      // First use on this Redis (or after SCRIPT FLUSH / a restart): load the script and go again.
-      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw e;
-      await redis.script('LOAD', slidingWindowScript);
-      return await redis.evalsha(scriptSha, 1, key, rule.limit, rule.windowMs, member);
+  async function hitAll(hits: readonly { key: string; rule: RateLimitRule }[]): Promise<RateLimitResult[]> {
+    if (hits.length === 0) return [];
+    for (const { rule } of hits) {
+      if (!Number.isInteger(rule.limit) || rule.limit < 1) throw new RangeError(`rate limit must be an integer ≥ 1, not ${rule.limit}`);
+      if (!Number.isInteger(rule.windowMs) || rule.windowMs < 1) throw new RangeError(`rate limit window must be an integer ≥ 1 ms, not ${rule.windowMs}`);
     }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Redis within ${timeoutMs} ms`)), timeoutMs);
+    });
+    const keys = hits.map((h) => `${opts.prefix}:${h.key}`);
+    const args = [randomUUID(), ...hits.flatMap((h) => [h.rule.limit, h.rule.windowMs])];
+    let reply: unknown;
+    try {
+      reply = await Promise.race([runScript(redis, slidingWindowScript, keys.length, ...keys, ...args), timeout]);
+    } catch (e) {
+      throw new AppError('UNAVAILABLE', 'the rate limiter is unavailable (Redis); retry shortly', { retryAfterSeconds: 1, cause: e });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!Array.isArray(reply) || reply.length !== hits.length * 3 || !reply.every((x) => typeof x === 'number')) {
+      throw new AppError('UNAVAILABLE', 'the rate limiter got an unexpected answer from Redis', { retryAfterSeconds: 1 });
+    }
+    const n = reply as number[];
+    return hits.map((_, i) => ({ allowed: n[i * 3] === 1, remaining: n[i * 3 + 1]!, retryAfterMs: n[i * 3 + 2]! }));
   }
 
   return {
+    hitAll,
     async hit(key, rule) {
-      if (!Number.isInteger(rule.limit) || rule.limit < 1) throw new RangeError(`rate limit must be an integer ≥ 1, not ${rule.limit}`);
-      if (!Number.isInteger(rule.windowMs) || rule.windowMs < 1) throw new RangeError(`rate limit window must be an integer ≥ 1 ms, not ${rule.windowMs}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer from Redis within ${timeoutMs} ms`)), timeoutMs);
-      });
-      let reply: unknown;
-      try {
-        reply = await Promise.race([run(`${opts.prefix}:${key}`, rule, randomUUID()), timeout]);
-      } catch (e) {
-        throw new AppError('UNAVAILABLE', 'the rate limiter is unavailable (Redis); retry shortly', { retryAfterSeconds: 1, cause: e });
-      } finally {
-        clearTimeout(timer);
-      }
-      if (!Array.isArray(reply) || reply.length !== 3 || !reply.every((x) => typeof x === 'number')) {
-        throw new AppError('UNAVAILABLE', 'the rate limiter got an unexpected answer from Redis', { retryAfterSeconds: 1 });
-      }
-      const [allowed, remaining, retryAfterMs] = reply as [number, number, number];
-      return { allowed: allowed === 1, remaining, retryAfterMs };
+      const [result] = await hitAll([{ key, rule }]);
+      return result!;
     },
   };
 }

@@ -96,6 +96,40 @@ describe('rate limiter (sliding window in Redis)', () => {
     }
   });
 
+  it('checks several windows in one call, all or nothing: a hit one window refuses is counted by none', async () => {
+    const rl = limiter();
+    const prefix = prefixes[prefixes.length - 1]!;
+    const hits = [
+      { key: 'caller:t1', rule: { limit: 5, windowMs: 10_000 } },
+      { key: 'tenant:a', rule: { limit: 2, windowMs: 10_000 } },
+    ];
+    const first = await rl.hitAll(hits);
+    expect(first).toEqual([
+      { allowed: true, remaining: 4, retryAfterMs: 0 },
+      { allowed: true, remaining: 1, retryAfterMs: 0 },
+    ]);
+    await rl.hitAll(hits);
+    const refused = await rl.hitAll(hits);
+    // The tenant's window is full; the caller's had room, but the refused hit is not charged to it.
+    expect(refused[0]).toEqual({ allowed: true, remaining: 3, retryAfterMs: 0 });
+    expect(refused[1]!.allowed).toBe(false);
+    expect(refused[1]!.retryAfterMs).toBeGreaterThan(0);
+    expect(refused[1]!.retryAfterMs).toBeLessThanOrEqual(10_000);
+    expect(await redis.zcard(`${prefix}:caller:t1`)).toBe(2);
+    expect(await redis.zcard(`${prefix}:tenant:a`)).toBe(2);
+    // Another tenant under the same caller still gets in, and is counted in both of its windows.
+    const other = await rl.hitAll([hits[0]!, { key: 'tenant:b', rule: { limit: 2, windowMs: 10_000 } }]);
+    expect(other.map((r) => r.allowed)).toEqual([true, true]);
+    expect(await redis.zcard(`${prefix}:caller:t1`)).toBe(3);
+  });
+
+  it('loads its script again after Redis lost it (SCRIPT FLUSH)', async () => {
+    const rl = limiter();
+    expect((await rl.hit('flushed', { limit: 3, windowMs: 10_000 })).allowed).toBe(true);
+    await redis.script('FLUSH');
+    expect(await rl.hit('flushed', { limit: 3, windowMs: 10_000 })).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+  });
+
   it('expires its keys a window after the last hit', async () => {
     const rl = limiter();
     await rl.hit('ttl', { limit: 5, windowMs: 5_000 });
@@ -121,5 +155,6 @@ describe('rate limiter (sliding window in Redis)', () => {
     await expect(rl.hit('k', { limit: 0, windowMs: 1_000 })).rejects.toThrow(RangeError);
     await expect(rl.hit('k', { limit: 1.5, windowMs: 1_000 })).rejects.toThrow(RangeError);
     await expect(rl.hit('k', { limit: 1, windowMs: 0 })).rejects.toThrow(RangeError);
+    await expect(rl.hitAll([{ key: 'a', rule: { limit: 1, windowMs: 1_000 } }, { key: 'b', rule: { limit: -1, windowMs: 1_000 } }])).rejects.toThrow(RangeError);
   });
 });
