@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { Redis } from 'ioredis';
@@ -8,6 +7,7 @@ import { runMigrations } from '@mc/server/db/migrate';
 import type { ManifestInput } from '@mc/shared/manifest';
 import { benchRedisUrl, createBenchDatabase, deleteRedisPrefix, uniqueSuffix, type BenchDatabase } from './pg-admin.ts';
 import { startQueryCounter, type QueryCounter } from './pg-query-counter.ts';
+import { makeStackDir } from './stack-files.ts';
 
 /**
  * A real MC for the bench: a fresh database on the machine's Postgres, a Redis key prefix of its
@@ -51,7 +51,8 @@ const repoRoot = new URL('..', import.meta.url).pathname;
 export async function startMcStack(opts: McStackOptions): Promise<McStack> {
   const database = await createBenchDatabase(opts.label);
   await runMigrations(database.url);
-  const dir = mkdtempSync(join(tmpdir(), 'mc-bench-'));
+  // Its files stay until the run ends (bench/stack-files.ts).
+  const dir = makeStackDir();
   const prefix = `mcb${uniqueSuffix()}`;
   const token = `mc_bench_${uniqueSuffix()}${uniqueSuffix()}`;
   const port = await freeLoopbackPort();
@@ -156,7 +157,6 @@ export async function startMcStack(opts: McStackOptions): Promise<McStack> {
       await deleteRedisPrefix(redis, prefix);
       redis.disconnect();
       await database.drop();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -19,6 +19,8 @@ export interface MachineInfo {
   loadAvgEnd?: number[];
   /** The machine's Postgres vacuums by itself; when not, the bench stands in (bench/mc-stack.ts). */
   autovacuum: boolean;
+  /** An earlier bench run deleted its files this long before: file creation was slower (bench/stack-files.ts). */
+  filesDeletedSecondsBefore?: number;
 }
 
 export interface BenchResults {
@@ -44,6 +46,9 @@ export function toMarkdown(r: BenchResults): string {
   out.push(`# MC benchmark — ${r.startedAt}`, '');
   out.push(`Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB; ${m.kernel}; Bun ${m.bun}; ${m.postgres}; Redis ${m.redis}.`);
   if (!m.autovacuum) out.push(`Postgres runs with autovacuum off: the bench ran \`vacuum (analyze)\` on MC's updated tables every ${vacuumStandInIntervalMs / 1000} s, as autovacuum would (bench/mc-stack.ts).`);
+  if (m.filesDeletedSecondsBefore !== undefined) {
+    out.push(`An earlier bench run deleted its files ${m.filesDeletedSecondsBefore} s before this one started: each receipt is a file, and file creation here is slower for up to 6 minutes after many deletions (bench/stack-files.ts), so MC's figures may be low.`);
+  }
   out.push(`Load average at start ${m.loadAvgStart.map((x) => round(x, 2)).join(' ')}${m.loadAvgEnd ? `, at end ${m.loadAvgEnd.map((x) => round(x, 2)).join(' ')}` : ''} (other work on the machine shows here).`);
   const s = r.settings;
   out.push(`Command: \`${r.command}\`; worker concurrency ${s.workerConcurrency}, pool ${s.poolSize}, client concurrency ${s.clientConcurrency}, max in flight ${s.maxInFlight}; every figure is the median of ${s.runs} runs.`, '');

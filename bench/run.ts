@@ -22,6 +22,7 @@ import { pgBossPeers } from './peers/pgboss.ts';
 import { adminDatabaseUrl, benchRedisUrl, checkpoint } from './pg-admin.ts';
 import { toMarkdown, type BenchResults, type MachineInfo } from './report.ts';
 import type { BenchSettings } from './settings.ts';
+import { recentDeletionMs, removeStackDirs, stackDirs } from './stack-files.ts';
 
 const parts = ['mc', 'peers', 'published', 'growth', 'profile'] as const;
 type Part = (typeof parts)[number];
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     'max-in-flight': { type: 'string', default: '256' },
     'soak-minutes': { type: 'string' },
     'growth-rows': { type: 'string' },
+    'keep-files': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -45,7 +47,9 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`bun run bench [-- --only mc|peers|published|growth|profile ...] [--quick] [--runs N]
   [--worker-concurrency 64] [--pool-size 20] [--client-concurrency 32] [--max-in-flight 256]
-  [--soak-minutes 10] [--growth-rows 1000000]
+  [--soak-minutes 10] [--growth-rows 1000000] [--keep-files]
+  --keep-files: leave the stacks' files (receipts, logs) in place; deleting them slows file
+    creation for minutes after (docs/ops/benchmarks.md), so back-to-back runs keep them
 `);
   process.exit(0);
 }
@@ -87,6 +91,11 @@ const results: BenchResults = {
   settings,
   machine: await machineInfo(),
 };
+const deletedMsAgo = recentDeletionMs();
+if (deletedMsAgo !== null) {
+  results.machine.filesDeletedSecondsBefore = Math.round(deletedMsAgo / 1000);
+  log(`an earlier bench run deleted its files ${Math.round(deletedMsAgo / 1000)} s ago: file creation (each receipt) is slower for up to 6 minutes after (docs/ops/benchmarks.md)`);
+}
 
 const resultsDir = join(import.meta.dir, 'results');
 mkdirSync(resultsDir, { recursive: true });
@@ -129,6 +138,8 @@ results.machine.loadAvgEnd = loadavg();
 save();
 process.stdout.write(`${toMarkdown(results)}\n`);
 log(`results: ${outFile}`);
+if (values['keep-files']) log(`kept the stacks' files: ${stackDirs().join(' ')}`);
+else removeStackDirs();
 for (const f of failures) process.stderr.write(`FAILED ${f}\n`);
 process.exit(failures.length > 0 ? 1 : 0);
 
