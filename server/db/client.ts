@@ -2,6 +2,7 @@ import { Column, is, Name, Param, Placeholder, SQL, sql as statement, StringChun
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
+import { rowsWrite, sendRowsWrites, type RowsWrite } from './recordset-insert.ts';
 
 export type Database = ReturnType<typeof createDatabase>['db'];
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
@@ -59,7 +60,7 @@ export interface UnsentWrite extends SQLWrapper {
 interface QueuedWrite {
   table: Table;
   /** A function when the write is rendered at commit, from what the transaction gathered by then. */
-  write: UnsentWrite | (() => UnsentWrite);
+  write: UnsentWrite | (() => UnsentWrite) | RowsWrite;
 }
 
 /** Work queued on an open transaction, sent as its last statements (see `deferToCommit`). */
@@ -97,10 +98,28 @@ export function deferToCommit(tx: object, work: () => Promise<unknown>, opts: { 
  * may be a function, called at commit: a write that sums what several callers of one
  * transaction add (`addSpend`) is rendered once they have all added.
  */
-export async function writeAtCommit(db: object, table: Table, write: UnsentWrite | (() => UnsentWrite)): Promise<void> {
+export async function writeAtCommit(db: object, table: Table, write: UnsentWrite | (() => UnsentWrite) | RowsWrite): Promise<void> {
   const queued = beforeCommit.get(db);
   if (queued) queued.writes.push({ table, write });
+  else if (isRowsWrite(write)) await Promise.all(sendRowsWrites(db as Queryable, [write]));
   else await (typeof write === 'function' ? write() : write).execute();
+}
+
+/**
+ * Rows for `table`, sent with the transaction's COMMIT as `writeAtCommit` sends a write, in a
+ * statement of fixed text (`rowsWrite`, server/db/recordset-insert.ts) — the rows of every such
+ * write to the table in one — or, when they cannot travel as JSON, as a drizzle insert.
+ */
+export async function insertRowsAtCommit<T extends Table>(db: Queryable, table: T, rows: readonly T['$inferInsert'][], opts: { onConflictDoNothing?: boolean } = {}): Promise<void> {
+  if (rows.length === 0) return;
+  const fixed = rowsWrite(table, rows, opts);
+  if (fixed) return writeAtCommit(db, table, fixed);
+  const insert = db.insert(table as Table).values(rows as never);
+  await writeAtCommit(db, table, opts.onConflictDoNothing ? insert.onConflictDoNothing() : insert);
+}
+
+function isRowsWrite(w: QueuedWrite['write']): w is RowsWrite {
+  return typeof w === 'object' && 'kind' in w && w.kind === 'rows';
 }
 
 /** True when `db` is a transaction whose writes `writeAtCommit` holds for its COMMIT. */
@@ -116,11 +135,18 @@ export function holdsWritesToCommit(db: object): boolean {
  * goes in the next statement (a group commit's bodies each write the same tables: one statement
  * each, as when alone), and a statement stays within `maxPreparedParameters` (an unnamed one costs
  * postgres.js a round trip for its parameter types). Writes to one table keep their order.
+ * Rows queued by `insertRowsAtCommit` skip all of that: they are never rendered, and the rows of
+ * every such write to a table go in one statement of fixed text (server/db/recordset-insert.ts).
  */
 function sendWrites(tx: Transaction, queued: readonly QueuedWrite[]): Promise<unknown> {
   const statements: { parts: SQL[]; params: number; writes: UnsentWrite[] }[] = [];
   const lastOf = new Map<Table, number>();
+  const rows: RowsWrite[] = [];
   for (const q of queued) {
+    if (isRowsWrite(q.write)) {
+      rows.push(q.write);
+      continue;
+    }
     const write = typeof q.write === 'function' ? q.write() : q.write;
     // The builder's SQL itself: embedded as a builder, drizzle would wrap it in a second pair of parentheses.
     const part = write.getSQL();
@@ -133,13 +159,15 @@ function sendWrites(tx: Transaction, queued: readonly QueuedWrite[]): Promise<un
     target.params += params;
     lastOf.set(q.table, at);
   }
-  return Promise.all(
-    statements.map((s) => {
+  return Promise.all([
+    ...statements.map((s) => {
       if (s.writes.length === 1) return s.writes[0]!.execute();
       const ctes = s.parts.map((part, i) => statement`${statement.identifier(`w${i}`)} as (${part})`);
       return tx.execute(statement`with ${statement.join(ctes, statement`, `)} select 1`);
     }),
-  );
+    // After the merged ones: a table written both ways (no caller does) gets its rows last.
+    ...sendRowsWrites(tx, rows),
+  ]);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { digestOf } from '@mc/shared/canonical-json';
 import { and, asc, desc, eq, getTableColumns, inArray, is, lt, or, SQL, sql } from 'drizzle-orm';
-import { writeAtCommit, type Queryable } from '../db/client.ts';
+import { insertRowsAtCommit, type Queryable } from '../db/client.ts';
 import { fixedStatement } from '../db/fixed-statement.ts';
 import { sharedRead } from '../db/shared-read.ts';
 import { prefixedColumns, rowOf, timestampOf } from '../db/raw-rows.ts';
@@ -73,7 +73,7 @@ const stepInsertChunk = 5000;
  */
 export async function insertSteps(db: Queryable, rows: NewStepRow[], opts: { atCommit?: boolean } = {}): Promise<void> {
   if (opts.atCommit && rows.length > 0 && rows.length <= stepInsertChunk) {
-    await writeAtCommit(db, executionSteps, db.insert(executionSteps).values(rows));
+    await insertRowsAtCommit(db, executionSteps, rows);
     return;
   }
   for (let i = 0; i < rows.length; i += stepInsertChunk) await db.insert(executionSteps).values(rows.slice(i, i + stepInsertChunk));
@@ -610,7 +610,7 @@ export async function findStepsIn(db: Queryable, executionId: string, statuses: 
 
 /** On a transaction, sent with its COMMIT (`writeAtCommit`): the history is read only by later requests. */
 export async function appendTransitions(db: Queryable, rows: (typeof executionTransitions.$inferInsert)[]): Promise<void> {
-  if (rows.length > 0) await writeAtCommit(db, executionTransitions, db.insert(executionTransitions).values(rows));
+  await insertRowsAtCommit(db, executionTransitions, rows);
 }
 
 export async function findTransitions(db: Queryable, opts: { executionId?: string; scheduleId?: string; limit?: number }) {

@@ -1,12 +1,12 @@
 import { eq, sql } from 'drizzle-orm';
-import { writeAtCommit, type Queryable } from '../db/client.ts';
+import { insertRowsAtCommit, type Queryable } from '../db/client.ts';
 import { dataErasures, executionDataKeys } from '../db/schema.ts';
 
 export type DataKeyRow = typeof executionDataKeys.$inferSelect;
 
 /** On a transaction, sent with its COMMIT (`writeAtCommit`): the new execution's key is first read by its tasks. */
 export async function insertDataKey(db: Queryable, row: typeof executionDataKeys.$inferInsert): Promise<void> {
-  await writeAtCommit(db, executionDataKeys, db.insert(executionDataKeys).values(row).onConflictDoNothing());
+  await insertRowsAtCommit(db, executionDataKeys, [row], { onConflictDoNothing: true });
 }
 
 export async function findDataKey(db: Queryable, executionId: string): Promise<DataKeyRow | null> {

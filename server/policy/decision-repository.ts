@@ -1,5 +1,5 @@
 import { asc, eq, inArray } from 'drizzle-orm';
-import { writeAtCommit, type Queryable } from '../db/client.ts';
+import { insertRowsAtCommit, type Queryable } from '../db/client.ts';
 import { rowsByExecution } from '../db/rows-by-execution.ts';
 import { policyDecisions } from '../db/schema.ts';
 
@@ -8,7 +8,7 @@ export type NewPolicyDecisionRow = typeof policyDecisions.$inferInsert;
 
 /** On a transaction, sent with its COMMIT (`writeAtCommit`): nothing in the transaction reads decisions back. */
 export async function insertDecisions(db: Queryable, rows: NewPolicyDecisionRow[]): Promise<void> {
-  if (rows.length > 0) await writeAtCommit(db, policyDecisions, db.insert(policyDecisions).values(rows));
+  await insertRowsAtCommit(db, policyDecisions, rows);
 }
 
 export async function findDecisionsForExecution(db: Queryable, executionId: string): Promise<PolicyDecisionRow[]> {
