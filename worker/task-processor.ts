@@ -22,6 +22,7 @@ import { createSecretMasker } from './secrets/secret-masking.ts';
 import { resolveSecrets, type SecretProvider } from './secrets/secret-provider.ts';
 import { RunningTasks } from './running-tasks.ts';
 import { WakeTimers } from './wake-timers.ts';
+import { BackgroundReceipts } from './background-receipts.ts';
 import { taskImplementations } from './tasks/registry.ts';
 import { NonRetryableTaskError, SuspendTask, type DurableControl, type TaskRunContext } from './tasks/task-context.ts';
 
@@ -34,11 +35,13 @@ const infraRetryDelayMs = 1_000;
  * `secrets`: the worker's provider (`createSecretProvider` from config); without one every `${{ secrets.X }}` is unset.
  * `running`: the registry a cancel reaches running tasks through (the worker runtime feeds it from pub/sub and polling).
  * `wakes`: the timers that promote this processor's suspended jobs when due (the runtime clears them on close).
+ * `receiptsInFlight`: the receipts of finished runs being issued after their jobs returned (the runtime waits for them on close).
  */
-export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider; running?: RunningTasks; wakes?: WakeTimers } = {}) {
+export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider; running?: RunningTasks; wakes?: WakeTimers; receiptsInFlight?: BackgroundReceipts } = {}) {
   const { secrets } = opts;
   const running = opts.running ?? new RunningTasks(deps.config.MC_CANCEL_GRACE_MS);
   const wakes = opts.wakes ?? new WakeTimers();
+  const receiptsInFlight = opts.receiptsInFlight ?? new BackgroundReceipts(deps.config.WORKER_CONCURRENCY);
   const resolve = secrets ? (names: string[]) => resolveSecrets(secrets, names) : undefined;
   // The receipts of runs this processor's tasks finish, issued in groups (see ReceiptGroup).
   const receipts = new ReceiptGroup((requests) => issueReceipts(deps, requests));
@@ -172,16 +175,23 @@ export function createTaskProcessor(deps: Deps, opts: { secrets?: SecretProvider
     await applyTransition(deps, t, traceparent, { issueReceipt: issueReceiptHere });
   }
 
-  /** The receipt of a run this worker just finished, cut here; false (the receipt job takes over) when it was not stored. */
+  /**
+   * The receipt of a run this worker just finished, cut here after the job returns
+   * (BackgroundReceipts); when it is not stored, the receipt job takes over, with its retries.
+   */
   async function issueReceiptHere(finished: ExecutionRow, steps?: StepRow[]): Promise<boolean> {
     const executionId = finished.id;
-    try {
-      const outcome = await receipts.issue({ executionId, finished, ...(steps ? { steps } : {}) });
-      return outcome === 'issued' || outcome === 'exists';
-    } catch (err) {
-      deps.logger.warn({ err, 'exec.id': executionId }, 'receipt not stored on finish; the receipt job will retry it');
-      return false;
-    }
+    await receiptsInFlight.run(async () => {
+      try {
+        const outcome = await receipts.issue({ executionId, finished, ...(steps ? { steps } : {}) });
+        if (outcome === 'issued' || outcome === 'exists') return;
+      } catch (err) {
+        deps.logger.warn({ err, 'exec.id': executionId }, 'receipt not stored on finish; the receipt job will retry it');
+      }
+      // Redis refusing this too leaves the run `receipt_pending`: the sweeper enqueues its receipt.
+      await deps.queues.enqueueReceipt(executionId).catch((err: unknown) => deps.logger.warn({ err, 'exec.id': executionId }, 'receipt job not enqueued; the sweeper will'));
+    });
+    return true;
   }
 
   async function settleStopped(executionId: string, taskId: string, e: unknown): Promise<unknown> {

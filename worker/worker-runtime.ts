@@ -9,6 +9,7 @@ import { createTaskProcessor } from './task-processor.ts';
 import { startEngineControl } from './engine-control.ts';
 import { RunningTasks } from './running-tasks.ts';
 import { WakeTimers } from './wake-timers.ts';
+import { BackgroundReceipts } from './background-receipts.ts';
 import { instrumentTaskProcessor } from './task-telemetry.ts';
 import { startOutboxRelay } from '@mc/server/audit/outbox-relay';
 import { startRetentionJobs } from './retention-jobs.ts';
@@ -51,7 +52,9 @@ export function startWorkerRuntime(deps: Deps): WorkerRuntime {
   // Cancel and reject reach running tasks through this registry (worker/engine-control.ts).
   const running = new RunningTasks(config.MC_CANCEL_GRACE_MS);
   const wakes = new WakeTimers();
-  const taskProcessor = instrumentTaskProcessor(deps, createTaskProcessor(deps, { secrets, running, wakes }));
+  // Receipts of finished runs, issued after their jobs returned; close waits for them.
+  const receiptsInFlight = new BackgroundReceipts(config.WORKER_CONCURRENCY);
+  const taskProcessor = instrumentTaskProcessor(deps, createTaskProcessor(deps, { secrets, running, wakes, receiptsInFlight }));
   const taskWorkers = config.WORKER_RUNNER_CLASSES.map((rc) => {
     const w = new Worker(taskQueueName(rc), taskProcessor, { ...common, concurrency: config.WORKER_CONCURRENCY });
     // A finished job frees a slot in the runner queue's window: let the fair dispatcher fill it.
@@ -86,6 +89,7 @@ export function startWorkerRuntime(deps: Deps): WorkerRuntime {
       await relay.close();
       clearInterval(sweepTimer);
       await Promise.all(workers.map((w) => w.close()));
+      await receiptsInFlight.settled();
       wakes.clear();
       await engineControl.close();
       await releaseController.close();
