@@ -11,10 +11,10 @@ import { fixedStatement } from './fixed-statement.ts';
  * writes to one table (the starts of one group commit) go in one statement here.
  *
  * Same meaning as drizzle's insert: a column a row gives (null included) is written, one it
- * leaves out gets the column's default. Rows that leave out different columns go in different
- * statements (each of fixed text for its set of columns). A row whose values cannot travel as
- * JSON as they are (SQL expressions, a column type not listed below) makes `rowsWrite` return
- * null: the caller inserts with drizzle then.
+ * leaves out gets the column's default. Writes that give different columns go in different
+ * statements (each of fixed text for its set of columns). `rowsWrite` returns null — the caller
+ * inserts with drizzle then — when the rows of one write give different columns, or a value
+ * cannot travel as JSON as it is (an SQL expression, a column type not listed below).
  */
 export interface RowsWrite {
   readonly kind: 'rows';
