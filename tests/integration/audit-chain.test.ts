@@ -127,8 +127,8 @@ describe('statements deferred to commit (server/db/client.ts deferToCommit)', ()
   it('rejects the transaction and commits nothing when the deferred audit insert fails, though Postgres answers that COMMIT without an error', async () => {
     const attempt = stack.deps.db.transaction(async (tx) => {
       await tx.execute(dsql`insert into audit_outbox_cursors (partition, last_seq) values (9999, 0)`);
-      // No such tenant: the foreign key refuses the deferred insert, after the callback has returned.
-      await appendAuditEvents(tx, [draft(crypto.randomUUID(), 'orphan')]);
+      // No tenant (tenant_id is NOT NULL): Postgres refuses the deferred insert, after the callback has returned.
+      await appendAuditEvents(tx, [draft(null as unknown as string, 'orphan')]);
       return 'callback finished';
     });
     await expect(attempt).rejects.toThrow();
