@@ -48,7 +48,12 @@ export class GroupCommit {
     private readonly db: Database,
     opts: GroupCommitOptions = {},
   ) {
-    this.groups = new CallGroups((group) => this.commit(group), { maxOpen: opts.maxOpen ?? 3, maxGroup: opts.maxGroup ?? 32 });
+    // One shared transaction at a time by default: every group appends to the audit chain, whose
+    // lock serialises the groups' ends anyway, so a second or third open group mostly waited on it
+    // holding a connection, and split the callers into smaller groups — more BEGINs, COMMITs and
+    // WAL flushes. Measured (1-task closed loop, 2 cores): 3 → 1 took context switches per
+    // execution 30.8–31.5 → 27.6–28.1, and at 250/s the p95 publish→start 30–32 → 22–25 ms.
+    this.groups = new CallGroups((group) => this.commit(group), { maxOpen: opts.maxOpen ?? 1, maxGroup: opts.maxGroup ?? 32 });
   }
 
   /** Runs `body` in a transaction, shared with other callers' bodies when they come together. `key`: see the class. */
