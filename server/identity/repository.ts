@@ -2,6 +2,7 @@ import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { fixedStatement } from '../db/fixed-statement.ts';
 import { prefixedColumns, rowOf } from '../db/raw-rows.ts';
+import { readGroupOf } from '../db/read-group.ts';
 import { apiTokens, tenants } from '../db/schema.ts';
 
 export type TenantRow = typeof tenants.$inferSelect;
@@ -37,15 +38,23 @@ export async function insertToken(db: Queryable, row: typeof apiTokens.$inferIns
 }
 
 /** The token with its tenant, by hash: what authentication looks up on every request. */
-export async function findTokenByHash(db: Queryable, tokenHash: string): Promise<{ token: TokenRow; tenant: typeof tenants.$inferSelect } | null> {
-  const [raw] = await tokenWithTenant(db, { tokenHash });
-  return raw ? { token: rowOf(apiTokens, raw, 't__'), tenant: rowOf(tenants, raw, 'n__') } : null;
+export async function findTokenByHash(db: Queryable, tokenHash: string): Promise<TokenWithTenant | null> {
+  // Every authenticated request asks: those that come while a read is under way go together in the next (read-group.ts).
+  const group = readGroupOf(db, 'api-token', (hashes: string[]) => findTokensByHash(db, hashes));
+  return (await (group ? group.read(tokenHash) : findTokensByHash(db, [tokenHash]).then((found) => found.get(tokenHash)))) ?? null;
+}
+
+type TokenWithTenant = { token: TokenRow; tenant: TenantRow };
+
+async function findTokensByHash(db: Queryable, tokenHashes: string[]): Promise<Map<string, TokenWithTenant>> {
+  const rows = await tokensWithTenants(db, { tokenHashes });
+  return new Map(rows.map((raw) => [raw.t__token_hash as string, { token: rowOf(apiTokens, raw, 't__'), tenant: rowOf(tenants, raw, 'n__') }]));
 }
 // Rendered once (fixedStatement): every authenticated request runs it.
-const tokenWithTenant = fixedStatement<'tokenHash'>(
+const tokensWithTenants = fixedStatement<'tokenHashes'>(
   () => sql`select ${prefixedColumns(apiTokens, 't', 't__')}, ${prefixedColumns(tenants, 'n', 'n__')}
     from ${apiTokens} t join ${tenants} n on n.id = t.tenant_id
-    where t.token_hash = ${sql.placeholder('tokenHash')}`,
+    where t.token_hash = any(${sql.placeholder('tokenHashes')}::text[])`,
 );
 
 export async function listTokens(db: Queryable, tenantId: string): Promise<TokenRow[]> {

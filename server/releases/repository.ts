@@ -2,6 +2,7 @@ import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { compareSemver } from '@mc/shared/semver';
 import type { Queryable } from '../db/client.ts';
 import { fixedStatement } from '../db/fixed-statement.ts';
+import { readGroupOf } from '../db/read-group.ts';
 import { rowOf } from '../db/raw-rows.ts';
 import { releaseEvents, releaseRequests, releases, releaseTracks, workflows } from '../db/schema.ts';
 
@@ -18,15 +19,24 @@ export async function findRelease(db: Queryable, id: string, tenantId?: string):
 }
 
 export async function findActiveRelease(db: Queryable, tenantId: string, workflowName: string): Promise<ReleaseRow | null> {
-  const [raw] = await activeRelease(db, { tenantId, workflowName });
-  return raw ? rowOf(releases, raw) : null;
+  // Every start asks: those that come while a read is under way go together in the next (read-group.ts).
+  const key = JSON.stringify([tenantId, workflowName]);
+  const group = readGroupOf(db, 'active-release', (keys: string[]) => findActiveReleases(db, keys));
+  return (await (group ? group.read(key) : findActiveReleases(db, [key]).then((found) => found.get(key)))) ?? null;
 }
-// Rendered once (fixedStatement): a start by name asks at every start.
-const activeRelease = fixedStatement<'tenantId' | 'workflowName'>((q) =>
-  q
-    .select()
-    .from(releases)
-    .where(and(eq(releases.tenantId, sql.placeholder('tenantId')), eq(releases.workflowName, sql.placeholder('workflowName')), eq(releases.status, 'active'))),
+
+/** Active releases by `JSON.stringify([tenantId, workflowName])`. */
+async function findActiveReleases(db: Queryable, keys: string[]): Promise<Map<string, ReleaseRow>> {
+  const pairs = keys.map((k) => JSON.parse(k) as [string, string]);
+  const rows = await activeReleases(db, { tenantIds: pairs.map((p) => p[0]), workflowNames: pairs.map((p) => p[1]) });
+  return new Map(rows.map((raw) => rowOf(releases, raw)).map((r) => [JSON.stringify([r.tenantId, r.workflowName]), r]));
+}
+// Rendered once (fixedStatement): every start asks.
+const activeReleases = fixedStatement<'tenantIds' | 'workflowNames'>(
+  () => sql`select ${releases}.* from ${releases}
+    join unnest(${sql.placeholder('tenantIds')}::uuid[], ${sql.placeholder('workflowNames')}::text[]) as wanted(tenant_id, workflow_name)
+      on ${releases.tenantId} = wanted.tenant_id and ${releases.workflowName} = wanted.workflow_name
+    where ${releases.status} = 'active'`,
 );
 
 /** Active releases of one tenant, or of every tenant (the controller's and Sev1 containment's view). */
