@@ -45,7 +45,7 @@ export function toMarkdown(r: BenchResults): string {
   const m = r.machine;
   out.push(`# MC benchmark — ${r.startedAt}`, '');
   out.push(`Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB; ${m.kernel}; Bun ${m.bun}; ${m.postgres}; Redis ${m.redis}.`);
-  if (!m.autovacuum) out.push(`Postgres runs with autovacuum off: the bench ran \`vacuum (analyze)\` on MC's updated tables and \`analyze\` on its growing ones every ${vacuumStandInIntervalMs / 1000} s, as autovacuum would (bench/mc-stack.ts).`);
+  if (!m.autovacuum) out.push(`Postgres runs with autovacuum off: the bench ran \`vacuum (analyze)\` on MC's updated tables every ${vacuumStandInIntervalMs / 1000} s and \`analyze\` on its growing ones once a minute, as autovacuum would (bench/mc-stack.ts).`);
   if (m.filesDeletedSecondsBefore !== undefined) {
     out.push(`An earlier bench run deleted its files ${m.filesDeletedSecondsBefore} s before this one started: each receipt is a file, and file creation here is slower for up to 6 minutes after many deletions (bench/stack-files.ts), so MC's figures may be low.`);
   }
