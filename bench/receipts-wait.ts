@@ -14,6 +14,34 @@ export async function waitForReceipts(sql: postgres.Sql, ids: readonly string[],
   return have;
 }
 
+/**
+ * Counts the receipts of the executions it is given, asking Postgres only about those still
+ * without one: a closed loop polls it every 50 ms, and `count(*)` over `receipts` grew with the
+ * table (0.7 ms at 8,400 rows, 1.35 ms at 15,600, measured 2026-11-25) — load on the machine under
+ * test that the peers, counting in their own process, do not put on it. This costs one index
+ * lookup per execution in flight (at most the loop's `maxInFlight`), whatever the table's size.
+ */
+export class ReceiptTracker {
+  private readonly outstanding = new Set<string>();
+  private done = 0;
+
+  constructor(private readonly sql: postgres.Sql) {}
+
+  /** Starts counting an execution (call it with each id a submit returns). */
+  track(id: string): string {
+    this.outstanding.add(id);
+    return id;
+  }
+
+  /** Tracked executions that have their receipt; concurrent calls count each once. */
+  async completed(): Promise<number> {
+    if (this.outstanding.size === 0) return this.done;
+    const rows = await this.sql<{ id: string }[]>`select execution_id::text as id from receipts where execution_id = any(${uuidArray([...this.outstanding])}::uuid[])`;
+    for (const r of rows) if (this.outstanding.delete(r.id)) this.done++;
+    return this.done;
+  }
+}
+
 export async function receiptCount(sql: postgres.Sql): Promise<number> {
   const [row] = await sql<{ n: number }[]>`select count(*)::int as n from receipts`;
   return row?.n ?? 0;

@@ -1,6 +1,6 @@
 import { closedLoop, openLoop, startProber, startRssSampler } from '../load.ts';
 import { startMcStack, type McStack } from '../mc-stack.ts';
-import { executionLatencies, receiptCount, waitForReceipts } from '../receipts-wait.ts';
+import { executionLatencies, receiptCount, ReceiptTracker, waitForReceipts } from '../receipts-wait.ts';
 import { median, medianPercentiles, round, type Percentiles } from '../stats.ts';
 import { diamond, oneTask } from '../workloads.ts';
 import type { BenchSettings } from '../settings.ts';
@@ -43,14 +43,15 @@ export async function runMcPart(s: BenchSettings, log: (m: string) => void): Pro
     await waitForReceipts(stack.sql, warm);
 
     const throughput = async (wf: string, label: string): Promise<ThroughputResult> => {
+      const receipts = new ReceiptTracker(stack.sql);
       const r = await closedLoop({
         concurrency: s.clientConcurrency,
         maxInFlight: s.maxInFlight,
         warmupMs: s.quick ? 3_000 : 5_000,
         windowMs: s.quick ? 5_000 : 15_000,
         windows: s.runs,
-        submit: () => stack.start(wf),
-        completed: () => receiptCount(stack.sql),
+        submit: async () => receipts.track(await stack.start(wf)),
+        completed: () => receipts.completed(),
       });
       log(`mc ${label}: ${r.rates.map((x) => round(x)).join(', ')} executions/s (errors ${r.errors}${r.firstError ? `: ${r.firstError}` : ''})`);
       return { perSecond: median(r.rates), windows: r.rates, submitted: r.submitted, errors: r.errors, firstError: r.firstError };

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { closedLoop } from '../load.ts';
 import { startMcStack, type McStack } from '../mc-stack.ts';
 import { benchRedisUrl } from '../pg-admin.ts';
-import { receiptCount } from '../receipts-wait.ts';
+import { receiptCount, ReceiptTracker } from '../receipts-wait.ts';
 import type { BenchSettings } from '../settings.ts';
 import { round } from '../stats.ts';
 import { diamond, oneTask } from '../workloads.ts';
@@ -53,7 +53,8 @@ export async function runProfilePart(s: BenchSettings, stamp: string, log: (m: s
       ['diamond', diamond],
     ] as const) {
       const wf = await stack.publish(manifest);
-      const warm = await closedLoop({ concurrency: 8, maxInFlight: 64, warmupMs: 0, windowMs: 2_000, windows: 1, submit: () => stack.start(wf), completed: () => receiptCount(stack.sql) });
+      const warmReceipts = new ReceiptTracker(stack.sql);
+      const warm = await closedLoop({ concurrency: 8, maxInFlight: 64, warmupMs: 0, windowMs: 2_000, windows: 1, submit: async () => warmReceipts.track(await stack.start(wf)), completed: () => warmReceipts.completed() });
       void warm;
       await Bun.sleep(1_500); // let Postgres flush its statistics
       stack.queryCounters?.server.reset();
@@ -77,14 +78,15 @@ export async function runProfilePart(s: BenchSettings, stamp: string, log: (m: s
         }
       })();
       const t0 = performance.now();
+      const receipts = new ReceiptTracker(stack.sql);
       await closedLoop({
         concurrency: s.clientConcurrency,
         maxInFlight: s.maxInFlight,
         warmupMs: 0,
         windowMs: s.quick ? 6_000 : 15_000,
         windows: 1,
-        submit: () => stack.start(wf),
-        completed: () => receiptCount(stack.sql),
+        submit: async () => receipts.track(await stack.start(wf)),
+        completed: () => receipts.completed(),
       });
       const seconds = (performance.now() - t0) / 1000;
       sampling = false;
