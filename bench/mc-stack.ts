@@ -34,6 +34,8 @@ export interface McStack {
   /** The bench's own connection to MC's database (for counts and timestamps). */
   sql: postgres.Sql;
   database: BenchDatabase;
+  /** MC's Redis key prefix (`MC_QUEUE_PREFIX`): BullMQ's keys are `<prefix>:<queue>:…`. */
+  queuePrefix: string;
   server: Subprocess;
   worker: Subprocess;
   queryCounters: { server: QueryCounter; worker: QueryCounter } | null;
@@ -124,6 +126,7 @@ export async function startMcStack(opts: McStackOptions): Promise<McStack> {
     token,
     sql,
     database,
+    queuePrefix: prefix,
     server,
     worker,
     queryCounters,

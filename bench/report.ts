@@ -1,4 +1,5 @@
 import type { GrowthResult } from './parts/growth.ts';
+import type { HopsResult } from './parts/hops.ts';
 import type { McResults } from './parts/mc.ts';
 import type { ProfileResult } from './parts/profile.ts';
 import { mcTargetSeconds, publishedBest, type PublishedResult } from './parts/published.ts';
@@ -34,6 +35,7 @@ export interface BenchResults {
   published?: PublishedResult[];
   growth?: GrowthResult;
   profile?: { results: ProfileResult[]; profileDir: string; hotSpots: Record<string, string[]> };
+  hops?: HopsResult;
 }
 
 const ms = (x: number) => (Number.isFinite(x) ? `${round(x, x < 10 ? 2 : 1)}` : '—');
@@ -127,6 +129,17 @@ export function toMarkdown(r: BenchResults): string {
       }
     }
     out.push('', `CPU profiles (bun --cpu-prof-md): ${r.profile.profileDir}`, '');
+  }
+  if (r.hops) {
+    const h = r.hops;
+    out.push('', `## publish→start at ${h.rate}/s, hop by hop (1 task)`, '');
+    out.push('| hop | p50 / p95 / p99 ms | what it is |', '| --- | --- | --- |');
+    out.push(`| created → job added | ${pct(h.hops.createdToAdded)} | the start's group transaction from its BEGIN (\`created_at\`) to its commit, then the enqueue's check and add |`);
+    out.push(`| added → active | ${pct(h.hops.addedToActive)} | BullMQ hands the job to a worker |`);
+    out.push(`| active → claim | ${pct(h.hops.activeToClaim)} | the worker's processor gets the job and its claim statement starts (\`started_at\`) |`);
+    out.push(`| **publish → start** | **${pct(h.hops.publishToStart)}** | the whole; executions left out of the three hops above (their job's events not read): ${h.unmatched} |`);
+    out.push('', `p95 of each second (\`V\` a vacuum, \`A\` an analyze of MC's tables ran in it):`, '');
+    h.seconds.forEach((line, i) => out.push(`- run ${i + 1}: ${line.join(' ')}`));
   }
   return out.join('\n');
 }

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { runGrowthPart } from './parts/growth.ts';
+import { runHopsPart } from './parts/hops.ts';
 import { runMcPart } from './parts/mc.ts';
 import { runProfilePart } from './parts/profile.ts';
 import { runPublishedPart } from './parts/published.ts';
@@ -25,7 +26,10 @@ import type { BenchSettings } from './settings.ts';
 import { recentDeletionMs, removeStackDirs, stackDirs } from './stack-files.ts';
 
 const parts = ['mc', 'peers', 'published', 'growth', 'profile'] as const;
-type Part = (typeof parts)[number];
+/** Parts run only when named with `--only`: diagnostics, not figures of the full report. */
+const optInParts = ['hops'] as const;
+type Part = (typeof parts)[number] | (typeof optInParts)[number];
+const allParts: readonly Part[] = [...parts, ...optInParts];
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -45,11 +49,12 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write(`bun run bench [-- --only mc|peers|published|growth|profile ...] [--quick] [--runs N]
+  process.stdout.write(`bun run bench [-- --only mc|peers|published|growth|profile|hops ...] [--quick] [--runs N]
   [--worker-concurrency 64] [--pool-size 20] [--client-concurrency 32] [--max-in-flight 256]
   [--soak-minutes 10] [--growth-rows 1000000] [--keep-files]
   --keep-files: leave the stacks' files (receipts, logs) in place; deleting them slows file
     creation for minutes after (docs/ops/benchmarks.md), so back-to-back runs keep them
+  hops: not in the full run; publish→start at 250/s hop by hop, and its p95 second by second
 `);
   process.exit(0);
 }
@@ -75,8 +80,8 @@ const settings: BenchSettings = {
 };
 const only = (values.only ?? []).flatMap((v) => v.split(','));
 for (const o of only) {
-  if (!parts.includes(o as Part)) {
-    process.stderr.write(`--only: unknown part "${o}"; one of ${parts.join(', ')}\n`);
+  if (!allParts.includes(o as Part)) {
+    process.stderr.write(`--only: unknown part "${o}"; one of ${allParts.join(', ')}\n`);
     process.exit(2);
   }
 }
@@ -131,6 +136,9 @@ await part('growth', 'part 4: growth', async () => {
 });
 await part('profile', 'part 5: per-execution cost and CPU profiles', async () => {
   results.profile = await runProfilePart(settings, stamp, log);
+});
+await part('hops', 'part 6: publish→start hop by hop', async () => {
+  results.hops = await runHopsPart(settings, log);
 });
 results.finishedAt = new Date().toISOString();
 results.machine.loadAvgEnd = loadavg();
