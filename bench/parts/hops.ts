@@ -63,7 +63,9 @@ export async function runHopsPart(s: BenchSettings, log: (m: string) => void): P
         const created = Number(row.created);
         const started = Number(row.started);
         const second = Math.floor((created - t0) / 1000);
-        bySecond.set(second, [...(bySecond.get(second) ?? []), started - created]);
+        const inSecond = bySecond.get(second) ?? [];
+        inSecond.push(started - created);
+        bySecond.set(second, inSecond);
         hops.publishToStart.push(started - created);
         const job = jobs.get(taskJobId(row.id, oneTask.tasks[0]!.id));
         if (job?.added === undefined || job.active === undefined) {
