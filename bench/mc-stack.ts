@@ -26,6 +26,8 @@ export interface McStackOptions {
   /** Put a statement-counting proxy between each process and Postgres. */
   countQueries?: boolean;
   env?: Record<string, string>;
+  /** False: no vacuum stand-in, for a measurement that vacuums by itself. */
+  vacuumStandIn?: boolean;
 }
 
 export interface McStack {
@@ -45,6 +47,8 @@ export interface McStack {
   /** Starts an execution; returns its id. */
   start(workflowId: string): Promise<string>;
   rss(): { server: number; worker: number };
+  /** The vacuum stand-in's passes so far (none when the machine's autovacuum is on). */
+  maintenancePasses(): readonly MaintenancePass[];
   stop(): Promise<void>;
 }
 
@@ -106,7 +110,7 @@ export async function startMcStack(opts: McStackOptions): Promise<McStack> {
   // The server has bootstrapped identity; the worker starts second so the two never race on it.
   const worker = spawn('worker/main.ts', { ...baseEnv, DATABASE_URL: viaCounter(queryCounters?.worker) });
   const sql = postgres(database.url, { max: 4, onnotice: () => {} });
-  const vacuumer = await startVacuumStandIn(database.url);
+  const vacuumer = opts.vacuumStandIn === false ? { passes: () => [], stop: async () => {} } : await startVacuumStandIn(database.url);
 
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const request = async (method: string, path: string, body?: unknown) => {
@@ -146,6 +150,7 @@ export async function startMcStack(opts: McStackOptions): Promise<McStack> {
       return body.id;
     },
     rss: () => ({ server: rssBytes(server.pid), worker: rssBytes(worker.pid) }),
+    maintenancePasses: () => vacuumer.passes(),
     async stop() {
       for (const p of [worker, server]) p.kill('SIGTERM');
       const deadline = Bun.sleep(20_000).then(() => 'timeout' as const);
@@ -162,6 +167,13 @@ export async function startMcStack(opts: McStackOptions): Promise<McStack> {
       await database.drop();
     },
   };
+}
+
+/** One pass of the vacuum stand-in: when it began (ms since epoch), how long its vacuum (with analyze) of the updated tables took, and its analyze of the growing ones (null when the pass had none). */
+export interface MaintenancePass {
+  at: number;
+  vacuumMs: number;
+  analyzeMs: number | null;
 }
 
 /** MC's tables that take updates on every execution: without vacuum their dead rows pile up. */
@@ -184,26 +196,36 @@ const growingAnalyzeEvery = 3;
  * database every 20 s and analyzes the second once a minute, as autovacuum would (its launcher
  * visits a database once per `autovacuum_naptime`, a minute by default); the report says so.
  */
-async function startVacuumStandIn(url: string): Promise<{ stop(): Promise<void> }> {
+async function startVacuumStandIn(url: string): Promise<{ passes(): readonly MaintenancePass[]; stop(): Promise<void> }> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   const [setting] = await sql<{ autovacuum: string }[]>`show autovacuum`;
   if (setting?.autovacuum !== 'off') {
     await sql.end();
-    return { stop: async () => {} };
+    return { passes: () => [], stop: async () => {} };
   }
   let running: Promise<unknown> = Promise.resolve();
   let pass = 0;
+  const passes: MaintenancePass[] = [];
   const timer = setInterval(() => {
     // The growing tables at most once a minute (autovacuum_naptime's default): their ANALYZE
     // samples 30,000 rows each, a burst of both cores that showed as a publish→start spike at 250/s
     // on every pass when it ran every 20 s.
     const analyzeGrowing = pass++ % growingAnalyzeEvery === 0;
+    const at = Date.now();
+    const record: MaintenancePass = { at, vacuumMs: 0, analyzeMs: null };
+    passes.push(record);
     running = sql
       .unsafe(`vacuum (analyze) ${updatedTables.join(', ')}`)
-      .then(() => (analyzeGrowing ? sql.unsafe(`analyze ${growingTables.join(', ')}`) : undefined))
+      .then(async () => {
+        record.vacuumMs = Date.now() - at;
+        if (!analyzeGrowing) return;
+        await sql.unsafe(`analyze ${growingTables.join(', ')}`);
+        record.analyzeMs = Date.now() - at - record.vacuumMs;
+      })
       .catch(() => undefined);
   }, vacuumStandInIntervalMs);
   return {
+    passes: () => passes,
     async stop() {
       clearInterval(timer);
       await running;

@@ -69,6 +69,11 @@ export function toMarkdown(r: BenchResults): string {
     ] as const) {
       for (const l of rows) out.push(`| ${wl} | ${l.label}: ${l.targetRate}/s | ${round(l.achievedRate)} | ${pct(l.publishToStart)} | ${pct(l.endToEnd)} | ${pct(l.startRequest)} | ${pct(l.getById)} | ${pct(l.list50)} |`);
     }
+    const floorRuns = r.mc.latency.oneTask.find((l) => l.targetRate === 250);
+    if (floorRuns && floorRuns.seconds.length > 0) {
+      out.push('', 'p95 publish→start of each second at 250/s, 1 task (`V` a vacuum, `A` an analyze of MC\'s tables ran in it):', '');
+      floorRuns.seconds.forEach((line, i) => out.push(`- run ${i + 1}: ${line.join(' ')}`));
+    }
     const sk = r.mc.soak;
     out.push('', `Soak: ${sk.minutes} min at ${sk.rate}/s (1 task), ${sk.completed} of ${sk.started} receipts. VmRSS MB start → max → end: server ${sk.summary.server.startMb} → ${sk.summary.server.maxMb} → ${sk.summary.server.endMb}; worker ${sk.summary.worker.startMb} → ${sk.summary.worker.maxMb} → ${sk.summary.worker.endMb}.`, '');
     const floor = r.mc.latency.oneTask.find((l) => l.targetRate === 250);

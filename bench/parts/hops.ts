@@ -5,7 +5,8 @@ import { closedLoop, openLoop } from '../load.ts';
 import { startMcStack, type McStack } from '../mc-stack.ts';
 import { benchRedisUrl } from '../pg-admin.ts';
 import { ReceiptTracker, waitForReceipts } from '../receipts-wait.ts';
-import { medianPercentiles, percentile, percentilesOf, type Percentiles } from '../stats.ts';
+import { startSecondsProbe } from '../seconds.ts';
+import { medianPercentiles, percentilesOf, type Percentiles } from '../stats.ts';
 import { oneTask } from '../workloads.ts';
 import type { BenchSettings } from '../settings.ts';
 
@@ -47,25 +48,18 @@ export async function runHopsPart(s: BenchSettings, log: (m: string) => void): P
     const seconds: string[][] = [];
     let unmatched = 0;
     for (let run = 0; run < s.runs; run++) {
-      const t0 = Date.now();
-      const maintenance = sampleMaintenance(monitor, t0);
+      const probe = startSecondsProbe(monitor);
       const events = collectJobEvents(redis, stack);
       const r = await openLoop(rate, s.quick ? 5_000 : 12_000, () => stack.start(wf));
-      const marks = await maintenance.stop();
       await waitForReceipts(stack.sql, r.ids, 120_000);
       const jobs = await events.stop();
       const rows = await stack.sql<{ id: string; created: number; started: number }[]>`
         select id::text, extract(epoch from created_at) * 1000 as created, extract(epoch from started_at) * 1000 as started
         from executions where id = any(${`{${r.ids.join(',')}}`}::uuid[]) and started_at is not null`;
       const hops: Record<Hop, number[]> = { createdToAdded: [], addedToActive: [], activeToClaim: [], publishToStart: [] };
-      const bySecond = new Map<number, number[]>();
       for (const row of rows) {
         const created = Number(row.created);
         const started = Number(row.started);
-        const second = Math.floor((created - t0) / 1000);
-        const inSecond = bySecond.get(second) ?? [];
-        inSecond.push(started - created);
-        bySecond.set(second, inSecond);
         hops.publishToStart.push(started - created);
         const job = jobs.get(taskJobId(row.id, oneTask.tasks[0]!.id));
         if (job?.added === undefined || job.active === undefined) {
@@ -77,7 +71,7 @@ export async function runHopsPart(s: BenchSettings, log: (m: string) => void): P
         hops.activeToClaim.push(started - job.active);
       }
       runs.push(Object.fromEntries(Object.entries(hops).map(([k, v]) => [k, percentilesOf(v)])) as Record<Hop, Percentiles>);
-      const line = [...bySecond.keys()].sort((a, b) => a - b).map((sec) => `${Math.round(percentile(bySecond.get(sec)!, 95))}${marks.get(sec) ?? ''}`);
+      const line = await probe.stop(stack.sql, r.ids);
       seconds.push(line);
       log(`hops @${rate}/s run ${run + 1}: publish→start p95 ${Math.round(runs.at(-1)!.publishToStart.p95)} ms; per second ${line.join(' ')}`);
     }
@@ -88,34 +82,6 @@ export async function runHopsPart(s: BenchSettings, log: (m: string) => void): P
     redis.disconnect();
     await stack.stop();
   }
-}
-
-/** The seconds (since `t0`) in which a vacuum or an analyze of this database was running. */
-function sampleMaintenance(sql: postgres.Sql, t0: number): { stop(): Promise<Map<number, string>> } {
-  const marks = new Map<number, Set<string>>();
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const rows = await sql<{ query: string }[]>`
-        select query from pg_stat_activity
-        where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
-          and (query ilike 'vacuum%' or query ilike 'analyze%' or backend_type = 'autovacuum worker')`;
-      const second = Math.floor((Date.now() - t0) / 1000);
-      for (const r of rows) {
-        const set = marks.get(second) ?? new Set<string>();
-        set.add(/^\s*analyze/i.test(r.query) ? 'A' : 'V');
-        marks.set(second, set);
-      }
-      await Bun.sleep(100);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return new Map([...marks].map(([sec, set]) => [sec, [...set].sort().reverse().join('')]));
-    },
-  };
 }
 
 /**

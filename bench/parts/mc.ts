@@ -1,6 +1,8 @@
+import postgres from 'postgres';
 import { closedLoop, openLoop, startProber, startRssSampler } from '../load.ts';
 import { startMcStack, type McStack } from '../mc-stack.ts';
 import { executionLatencies, receiptCount, ReceiptTracker, waitForReceipts } from '../receipts-wait.ts';
+import { startSecondsProbe } from '../seconds.ts';
 import { median, medianPercentiles, round, type Percentiles } from '../stats.ts';
 import { diamond, oneTask } from '../workloads.ts';
 import type { BenchSettings } from '../settings.ts';
@@ -25,6 +27,8 @@ export interface RateLatency {
   getById: Percentiles;
   list50: Percentiles;
   missingReceipts: number;
+  /** Per run: p95 publish→start of each second, marked `V`/`A` where maintenance ran (bench/seconds.ts). */
+  seconds: string[][];
 }
 
 export interface McResults {
@@ -35,6 +39,7 @@ export interface McResults {
 
 export async function runMcPart(s: BenchSettings, log: (m: string) => void): Promise<McResults> {
   const stack = await startMcStack({ label: 'mc', workerConcurrency: s.workerConcurrency, poolSize: s.poolSize });
+  const monitor = postgres(stack.database.url, { max: 1, onnotice: () => {} });
   try {
     const oneId = await stack.publish(oneTask);
     const diamondId = await stack.publish(diamond);
@@ -61,14 +66,18 @@ export async function runMcPart(s: BenchSettings, log: (m: string) => void): Pro
 
     const knownIds = [...warm];
     const latencyAt = async (wf: string, label: string, rate: number): Promise<RateLatency> => {
-      const runs: Omit<RateLatency, 'label' | 'targetRate' | 'runs'>[] = [];
+      const runs: Omit<RateLatency, 'label' | 'targetRate' | 'runs' | 'seconds'>[] = [];
+      const seconds: string[][] = [];
       for (let run = 0; run < s.runs; run++) {
         const byId = startProber(50, () => getJson(stack, `/api/executions/${knownIds[Math.floor(Math.random() * knownIds.length)]}`));
         const list = startProber(50, () => getJson(stack, '/api/executions?limit=50'));
+        const probe = startSecondsProbe(monitor);
         const r = await openLoop(rate, s.quick ? 5_000 : 15_000, () => stack.start(wf));
         const [pById, pList] = await Promise.all([byId.stop(), list.stop()]);
         const have = await waitForReceipts(stack.sql, r.ids, 120_000);
         const lat = await executionLatencies(stack.sql, r.ids);
+        seconds.push(await probe.stop(stack.sql, r.ids));
+        log(`  ${label} @${rate}/s run ${run + 1}: publish→start p95 ${round(lat.publishToStart.p95)} ms; per second ${seconds.at(-1)!.join(' ')}`);
         knownIds.push(...r.ids.slice(0, 200));
         runs.push({ achievedRate: r.achievedRate, publishToStart: lat.publishToStart, endToEnd: lat.endToEnd, startRequest: r.submitLatency, getById: pById.latency, list50: pList.latency, missingReceipts: r.ids.length - have });
         if (r.errors > 0) log(`  ${label} @${rate}/s: ${r.errors} start errors (${r.firstError})`);
@@ -84,6 +93,7 @@ export async function runMcPart(s: BenchSettings, log: (m: string) => void): Pro
         getById: medianPercentiles(runs.map((r) => r.getById)),
         list50: medianPercentiles(runs.map((r) => r.list50)),
         missingReceipts: runs.reduce((a, r) => a + r.missingReceipts, 0),
+        seconds,
       };
       log(`mc ${label} @${rate}/s: publish→start p95 ${round(out.publishToStart.p95)} ms, e2e p95 ${round(out.endToEnd.p95)} ms, list p95 ${round(out.list50.p95)} ms`);
       return out;
@@ -102,6 +112,8 @@ export async function runMcPart(s: BenchSettings, log: (m: string) => void): Pro
     for (const r of ratesFor(tOne.perSecond)) latencyOne.push(await latencyAt(oneId, r.label, r.rate));
     const latencyDiamond: RateLatency[] = [];
     for (const r of ratesFor(tDiamond.perSecond)) latencyDiamond.push(await latencyAt(diamondId, r.label, r.rate));
+    const t0 = stack.maintenancePasses()[0]?.at ?? Date.now();
+    log(`mc vacuum stand-in passes so far (s since the first: vacuum ms + analyze ms): ${stack.maintenancePasses().map((p) => `${Math.round((p.at - t0) / 1000)}s:${p.vacuumMs}${p.analyzeMs === null ? '' : `+${p.analyzeMs}`}`).join(' ')}`);
 
     // Soak: half the max rate for the given minutes, VmRSS of both processes every 5 s.
     const soakRate = Math.max(1, Math.round(tOne.perSecond * 0.5));
@@ -121,6 +133,7 @@ export async function runMcPart(s: BenchSettings, log: (m: string) => void): Pro
       soak: { minutes: s.soakMinutes, rate: soakRate, completed, started: soak.ids.length, rssMb: series, summary: { server: summary(series.server), worker: summary(series.worker) } },
     };
   } finally {
+    await monitor.end({ timeout: 5 });
     await stack.stop();
   }
 }
