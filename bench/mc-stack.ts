@@ -207,9 +207,9 @@ async function startVacuumStandIn(url: string): Promise<{ passes(): readonly Mai
   let pass = 0;
   const passes: MaintenancePass[] = [];
   const timer = setInterval(() => {
-    // The growing tables at most once a minute (autovacuum_naptime's default): their ANALYZE
-    // samples 30,000 rows each, a burst of both cores that showed as a publish→start spike at 250/s
-    // on every pass when it ran every 20 s.
+    // The growing tables at most once a minute (autovacuum_naptime's default). Their ANALYZE
+    // sampled 30,000 rows each until drizzle/0005_key_read_statistics.sql (3,000 now): a burst of
+    // both cores that showed as a publish→start spike at 250/s on every pass when it ran every 20 s.
     const analyzeGrowing = pass++ % growingAnalyzeEvery === 0;
     const at = Date.now();
     const record: MaintenancePass = { at, vacuumMs: 0, analyzeMs: null };
