@@ -40,6 +40,7 @@ export async function runHopsPart(s: BenchSettings, log: (m: string) => void): P
   try {
     const wf = await stack.publish(oneTask);
     await waitForReceipts(stack.sql, await Promise.all(Array.from({ length: 20 }, () => stack.start(wf))));
+    await stack.maintainNow();
     // Under load first, as in part 1: JIT warm, tables and their dead rows grown.
     const preload = new ReceiptTracker(stack.sql);
     await closedLoop({ concurrency: s.clientConcurrency, maxInFlight: s.maxInFlight, warmupMs: 0, windowMs: s.quick ? 5_000 : 20_000, windows: 1, submit: async () => preload.track(await stack.start(wf)), completed: () => preload.completed() });

@@ -46,6 +46,7 @@ export async function runMcPart(s: BenchSettings, log: (m: string) => void): Pro
     // Warm up both paths (JIT, prepared statements, connection pools) before anything is measured.
     const warm = await Promise.all(Array.from({ length: 20 }, (_, i) => stack.start(i % 2 ? oneId : diamondId)));
     await waitForReceipts(stack.sql, warm);
+    await stack.maintainNow();
 
     const throughput = async (wf: string, label: string): Promise<ThroughputResult> => {
       const receipts = new ReceiptTracker(stack.sql);

@@ -56,6 +56,7 @@ export async function runProfilePart(s: BenchSettings, stamp: string, log: (m: s
       const warmReceipts = new ReceiptTracker(stack.sql);
       const warm = await closedLoop({ concurrency: 8, maxInFlight: 64, warmupMs: 0, windowMs: 2_000, windows: 1, submit: async () => warmReceipts.track(await stack.start(wf)), completed: () => warmReceipts.completed() });
       void warm;
+      await stack.maintainNow();
       await Bun.sleep(1_500); // let Postgres flush its statistics
       stack.queryCounters?.server.reset();
       stack.queryCounters?.worker.reset();
