@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { ensureTracingChannelHasSubscribers } from '../observability/tracing-channel-subscribers.ts';
 
 /**
  * BullMQ wants two kinds of connection (its production guide): producers fail fast so an API
@@ -23,6 +24,8 @@ export async function settleConnection(redis: Redis, timeoutMs = 5_000): Promise
 }
 
 export function createRedisConnection(url: string, role: 'producer' | 'worker' | 'client'): Redis {
+  // Without it, ioredis traces every command under Bun, listened to or not.
+  ensureTracingChannelHasSubscribers();
   return new Redis(url, {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
