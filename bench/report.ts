@@ -5,6 +5,7 @@ import type { ProfileResult } from './parts/profile.ts';
 import { mcTargetSeconds, publishedBest, type PublishedResult } from './parts/published.ts';
 import type { PeerThroughput } from './peers/peer-result.ts';
 import type { BenchSettings } from './settings.ts';
+import type { Calibration } from './calibration.ts';
 import { vacuumStandInIntervalMs } from './mc-stack.ts';
 import { round, type Percentiles } from './stats.ts';
 
@@ -22,6 +23,8 @@ export interface MachineInfo {
   autovacuum: boolean;
   /** An earlier bench run deleted its files this long before: file creation was slower (bench/stack-files.ts). */
   filesDeletedSecondsBefore?: number;
+  /** Measured at the start of the run (bench/calibration.ts). */
+  calibration?: Calibration;
 }
 
 export interface BenchResults {
@@ -47,6 +50,12 @@ export function toMarkdown(r: BenchResults): string {
   const m = r.machine;
   out.push(`# MC benchmark — ${r.startedAt}`, '');
   out.push(`Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB; ${m.kernel}; Bun ${m.bun}; ${m.postgres}; Redis ${m.redis}.`);
+  if (m.calibration) {
+    const c = m.calibration;
+    out.push(
+      `Calibration (bench/calibration.ts, this run): a 1-byte round trip between two processes over loopback TCP ${c.loopbackRoundTripUs} µs${c.loopbackRoundTripOneCpuUs === null ? '' : ` (${c.loopbackRoundTripOneCpuUs} µs with both on one CPU)`}; fixed single-threaded CPU work ${round(c.cpuWorkMs, 1)} ms${c.guestHaltPollNs === null ? '' : `; guest halt polling ${c.guestHaltPollNs} ns`}.`,
+    );
+  }
   if (!m.autovacuum) out.push(`Postgres runs with autovacuum off: the bench ran \`vacuum (analyze)\` on MC's updated tables every ${vacuumStandInIntervalMs / 1000} s and \`analyze\` on its growing ones once a minute, as autovacuum would (bench/mc-stack.ts).`);
   if (m.filesDeletedSecondsBefore !== undefined) {
     out.push(`An earlier bench run deleted its files ${m.filesDeletedSecondsBefore} s before this one started: each receipt is a file, and file creation here is slower for up to 6 minutes after many deletions (bench/stack-files.ts), so MC's figures may be low.`);
@@ -117,11 +126,11 @@ export function toMarkdown(r: BenchResults): string {
 
   if (r.profile) {
     out.push('## Per execution: what it costs', '');
-    out.push('| workload | exec/s (counting proxy on) | SQL statements server + worker | transactions | rows inserted | rows updated | Redis commands | CPU ms server / worker / machine |', '| --- | ---: | --- | ---: | --- | --- | ---: | --- |');
+    out.push('| workload | exec/s (counting proxy on) | SQL statements server + worker | transactions | rows inserted | rows updated | Redis commands | CPU ms server / worker / Postgres / Redis / machine |', '| --- | ---: | --- | ---: | --- | --- | ---: | --- |');
     for (const p of r.profile.results) {
       const e = p.perExecution;
       const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
-      out.push(`| ${p.workload} | ${p.perSecond} | ${e.statementsServer} + ${e.statementsWorker} | ${e.transactions} | ${kv(e.rowsInserted)} | ${kv(e.rowsUpdated)} | ${e.redisCommands} | ${e.cpuMsServer} / ${e.cpuMsWorker} / ${e.cpuMsMachine} |`);
+      out.push(`| ${p.workload} | ${p.perSecond} | ${e.statementsServer} + ${e.statementsWorker} | ${e.transactions} | ${kv(e.rowsInserted)} | ${kv(e.rowsUpdated)} | ${e.redisCommands} | ${e.cpuMsServer} / ${e.cpuMsWorker} / ${e.cpuMsPostgres} / ${e.cpuMsRedis} / ${e.cpuMsMachine} |`);
     }
     out.push('', 'Postgres backends of MC\'s database during the run (average count, by state : wait event):', '');
     for (const p of r.profile.results) out.push(`- ${p.workload}: ${Object.entries(p.waits).slice(0, 8).map(([k, v]) => `${k} ${v}`).join('; ')}; waiting for an advisory lock: ${p.advisoryLockWaiters}`);

@@ -20,6 +20,7 @@ import { bullmqOneTask } from './peers/bullmq.ts';
 import { bullmqFlowDiamond } from './peers/flow.ts';
 import { graphilePeers } from './peers/graphile.ts';
 import { pgBossPeers } from './peers/pgboss.ts';
+import { calibrate } from './calibration.ts';
 import { adminDatabaseUrl, benchRedisUrl, checkpoint } from './pg-admin.ts';
 import { toMarkdown, type BenchResults, type MachineInfo } from './report.ts';
 import type { BenchSettings } from './settings.ts';
@@ -101,6 +102,9 @@ if (deletedMsAgo !== null) {
   results.machine.filesDeletedSecondsBefore = Math.round(deletedMsAgo / 1000);
   log(`an earlier bench run deleted its files ${Math.round(deletedMsAgo / 1000)} s ago: file creation (each receipt) is slower for up to 6 minutes after (docs/ops/benchmarks.md)`);
 }
+
+log('calibrating the machine (loopback round trips, fixed CPU work)');
+results.machine.calibration = await calibrate();
 
 const resultsDir = join(import.meta.dir, 'results');
 mkdirSync(resultsDir, { recursive: true });

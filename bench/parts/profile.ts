@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { closedLoop } from '../load.ts';
@@ -31,6 +31,9 @@ export interface ProfileResult {
     topRedisCommands: Record<string, number>;
     cpuMsServer: number;
     cpuMsWorker: number;
+    /** All `postgres` processes of the machine (MC's database is the only busy one during the run). */
+    cpuMsPostgres: number;
+    cpuMsRedis: number;
     cpuMsMachine: number;
   };
   /** Per execution, the statements each process sent most (SQL text, executions per run). */
@@ -122,10 +125,12 @@ export async function runProfilePart(s: BenchSettings, stamp: string, log: (m: s
           topRedisCommands: Object.fromEntries(Object.entries(redisDiff).slice(0, 8)),
           cpuMsServer: per(after.cpuServer, before.cpuServer),
           cpuMsWorker: per(after.cpuWorker, before.cpuWorker),
+          cpuMsPostgres: per(after.cpuPostgres, before.cpuPostgres),
+          cpuMsRedis: per(after.cpuRedis, before.cpuRedis),
           cpuMsMachine: per(after.cpuMachine, before.cpuMachine),
         },
       };
-      log(`profile ${name}: ${n} executions, ${r.perExecution.statementsServer} + ${r.perExecution.statementsWorker} statements, ${r.perExecution.transactions} transactions, cpu ms server ${r.perExecution.cpuMsServer} worker ${r.perExecution.cpuMsWorker} machine ${r.perExecution.cpuMsMachine}`);
+      log(`profile ${name}: ${n} executions, ${r.perExecution.statementsServer} + ${r.perExecution.statementsWorker} statements, ${r.perExecution.transactions} transactions, cpu ms server ${r.perExecution.cpuMsServer} worker ${r.perExecution.cpuMsWorker} postgres ${r.perExecution.cpuMsPostgres} redis ${r.perExecution.cpuMsRedis} machine ${r.perExecution.cpuMsMachine}`);
       results.push(r);
     }
   } finally {
@@ -158,6 +163,8 @@ async function snapshot(stack: McStack, redis: Redis) {
     redis: redisCounts,
     cpuServer: cpuMs(stack.server.pid),
     cpuWorker: cpuMs(stack.worker.pid),
+    cpuPostgres: cpuMsOf('postgres'),
+    cpuRedis: cpuMsOf('redis-server'),
     cpuMachine: machineCpuMs(),
   };
 }
@@ -171,6 +178,23 @@ function cpuMs(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * utime + stime of every process whose name starts with `name`, in ms. A backend that exits
+ * between two snapshots takes its time with it: MC's pools keep theirs for the whole run.
+ */
+function cpuMsOf(name: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith(name)) total += cpuMs(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 /** Busy CPU time of the whole machine (all cores), in ms. */
