@@ -7,8 +7,8 @@ import { round } from './stats.ts';
  * one kind can be told apart (docs/ops/benchmarks.md, "Machines of one kind differ"):
  * - a round trip between two processes over loopback TCP, as MC's hops are (client → server →
  *   Postgres/Redis → worker …), scheduled where the kernel likes and with both on one CPU: the
- *   difference is what waking a process on the other CPU costs (47 µs against 7 µs on the
- *   2026-12-07 machine, where MC's CPU per execution was 1.6× an earlier AMD machine's);
+ *   difference is what waking a process on the other CPU costs (72.7 µs against 27.5 µs on the
+ *   2026-12-07 machine, whose guest halt polling was off);
  * - a fixed single-threaded CPU workload (sha256 and JSON, about an execution's kinds of work);
  * - the guest's halt polling, which decides how fast an idle virtual CPU wakes.
  */
