@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { round } from './stats.ts';
+import { median, round } from './stats.ts';
 
 /**
  * What a run's machine is like, measured in the same run, so figures from different machines of
@@ -37,16 +37,11 @@ export async function calibrate(): Promise<Calibration> {
     if (hasTaskset) pinned.push(await pingPong(['taskset', '-c', '0']));
   }
   return {
-    loopbackRoundTripUs: median(free),
-    loopbackRoundTripOneCpuUs: hasTaskset ? median(pinned) : null,
-    cpuWorkMs: median([cpuWork(), cpuWork(), cpuWork()]),
+    loopbackRoundTripUs: round(median(free), 1),
+    loopbackRoundTripOneCpuUs: hasTaskset ? round(median(pinned), 1) : null,
+    cpuWorkMs: round(median([cpuWork(), cpuWork(), cpuWork()]), 1),
     guestHaltPollNs: existsSync(haltPoll) ? Number(readFileSync(haltPoll, 'utf8').trim()) : null,
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return round(s[Math.floor(s.length / 2)]!, 1);
 }
 
 /** sha256 of 1 KiB 60,000 times, and a receipt-sized object through JSON 60,000 times. */

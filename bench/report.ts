@@ -53,7 +53,7 @@ export function toMarkdown(r: BenchResults): string {
   if (m.calibration) {
     const c = m.calibration;
     out.push(
-      `Calibration (bench/calibration.ts, this run): a 1-byte round trip between two processes over loopback TCP ${c.loopbackRoundTripUs} µs${c.loopbackRoundTripOneCpuUs === null ? '' : ` (${c.loopbackRoundTripOneCpuUs} µs with both on one CPU)`}; fixed single-threaded CPU work ${round(c.cpuWorkMs, 1)} ms${c.guestHaltPollNs === null ? '' : `; guest halt polling ${c.guestHaltPollNs} ns`}.`,
+      `Calibration (bench/calibration.ts, this run): a 1-byte round trip between two processes over loopback TCP ${c.loopbackRoundTripUs} µs${c.loopbackRoundTripOneCpuUs === null ? '' : ` (${c.loopbackRoundTripOneCpuUs} µs with both on one CPU)`}; fixed single-threaded CPU work ${c.cpuWorkMs} ms${c.guestHaltPollNs === null ? '' : `; guest halt polling ${c.guestHaltPollNs} ns`}.`,
     );
   }
   if (!m.autovacuum) out.push(`Postgres runs with autovacuum off: the bench ran \`vacuum (analyze)\` on MC's updated tables every ${vacuumStandInIntervalMs / 1000} s and \`analyze\` on its growing ones once a minute, as autovacuum would (bench/mc-stack.ts).`);
